@@ -17,3 +17,5 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 	modernc.org/sqlite v1.62.0
 )
+
+require golang.org/x/sys v0.49.0 // indirect
