@@ -1,0 +1,310 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tollgate-dev/tollgate"
+)
+
+// ErrClosed is returned by Record once Close has been called.
+var ErrClosed = errors.New("audit writer closed")
+
+// maxBackoff caps the wait between retries of a failed batch so a store
+// that comes back is used again within seconds.
+const maxBackoff = 10 * time.Second
+
+// WriterOptions tunes a Writer; zero values take the defaults.
+type WriterOptions struct {
+	QueueSize     int           // events waiting to be written; default 8192
+	BatchSize     int           // events per store call; default 512
+	FlushInterval time.Duration // longest an event waits for its batch; default 200ms
+	RetryBackoff  time.Duration // first wait after a failed batch, doubled up to 10s; default 100ms
+	Now           func() time.Time
+	Logger        *slog.Logger
+}
+
+func (o WriterOptions) withDefaults() WriterOptions {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 8192
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 512
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 200 * time.Millisecond
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = 100 * time.Millisecond
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Writer batches proxy-decision events into group commits. Record is safe
+// for concurrent use.
+type Writer struct {
+	store tollgate.AuditStore
+	opts  WriterOptions
+	m     writerMetrics
+
+	queue   chan tollgate.AuditEvent
+	pending atomic.Int64 // events taken from the queue but not yet written
+
+	mu       sync.Mutex // guards closed and the Add side of inflight
+	closed   bool
+	inflight sync.WaitGroup // Record calls that may still enqueue
+
+	stopOnce  sync.Once
+	stop      chan struct{} // no more Records: drain, flush, exit
+	abortOnce sync.Once
+	abort     chan struct{} // Close gave up: stop retrying
+	done      chan struct{} // run has returned
+	ctx       context.Context
+	cancel    context.CancelFunc
+	lost      atomic.Int64
+}
+
+// NewWriter starts a Writer's goroutine; stop it with Close. Metrics are
+// registered on reg unless it is nil; a second Writer on the same registry
+// shares the counters and takes over the queue gauge.
+func NewWriter(store tollgate.AuditStore, opts WriterOptions, reg prometheus.Registerer) *Writer {
+	opts = opts.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Writer{
+		store:  store,
+		opts:   opts,
+		queue:  make(chan tollgate.AuditEvent, opts.QueueSize),
+		stop:   make(chan struct{}),
+		abort:  make(chan struct{}),
+		done:   make(chan struct{}),
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	w.m = newWriterMetrics(reg, func() float64 {
+		return float64(len(w.queue)) + float64(w.pending.Load())
+	})
+	go w.run()
+	return w
+}
+
+// Record fills a missing ID and Time (from the Writer's clock), checks the
+// metadata and queues the event. When the queue is full it blocks until
+// there is room, ctx ends or Close gives up; it never drops an event
+// silently. After Close it returns ErrClosed.
+func (w *Writer) Record(ctx context.Context, e tollgate.AuditEvent) error {
+	if err := prepare(&e, w.opts.Now); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	w.inflight.Add(1)
+	w.mu.Unlock()
+	defer w.inflight.Done()
+
+	select {
+	case w.queue <- e:
+		return nil
+	default:
+	}
+	w.m.backpressure.Inc()
+	select {
+	case w.queue <- e:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("queue audit event %s: %w", e.ID, ctx.Err())
+	case <-w.abort:
+		return fmt.Errorf("queue audit event %s: %w", e.ID, ErrClosed)
+	}
+}
+
+// Close stops accepting events, writes everything queued and stops. If ctx
+// ends first, the Writer stops retrying, logs how many events it lost and
+// Close returns ctx's error.
+func (w *Writer) Close(ctx context.Context) error {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	go func() {
+		w.inflight.Wait()
+		w.stopOnce.Do(func() { close(w.stop) })
+	}()
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		w.abortOnce.Do(func() { close(w.abort) })
+		w.cancel()
+		return fmt.Errorf("close audit writer: %w", ctx.Err())
+	}
+	if n := w.lost.Load(); n > 0 {
+		return fmt.Errorf("close audit writer: %d events not written", n)
+	}
+	return nil
+}
+
+func (w *Writer) run() {
+	defer close(w.done)
+	defer w.cancel()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var tick <-chan time.Time
+	batch := w.newBatch()
+	flush := func() bool {
+		tick = nil
+		timer.Stop()
+		if len(batch) == 0 {
+			return true
+		}
+		ok := w.write(batch)
+		batch = w.newBatch()
+		return ok
+	}
+	for {
+		select {
+		case e := <-w.queue:
+			batch = append(batch, e)
+			w.pending.Add(1)
+			if len(batch) >= w.opts.BatchSize {
+				if !flush() {
+					return
+				}
+			} else if tick == nil {
+				timer.Reset(w.opts.FlushInterval)
+				tick = timer.C
+			}
+		case <-tick:
+			if !flush() {
+				return
+			}
+		case <-w.stop:
+			// Every Record has returned, so the queue only shrinks now.
+			for len(w.queue) > 0 {
+				batch = append(batch, <-w.queue)
+				w.pending.Add(1)
+				if len(batch) >= w.opts.BatchSize && !flush() {
+					return
+				}
+			}
+			flush()
+			return
+		}
+	}
+}
+
+// newBatch allocates afresh rather than reusing, so a store that keeps a
+// reference to a written batch never sees it change.
+func (w *Writer) newBatch() []tollgate.AuditEvent {
+	return make([]tollgate.AuditEvent, 0, min(w.opts.BatchSize, 64))
+}
+
+// write stores batch, retrying with backoff until it succeeds or Close
+// gives up; it reports whether the batch was written.
+func (w *Writer) write(batch []tollgate.AuditEvent) bool {
+	backoff := w.opts.RetryBackoff
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := w.store.AppendAudit(w.ctx, batch, Seal)
+		w.m.flushSeconds.Observe(time.Since(start).Seconds())
+		if err == nil {
+			w.pending.Add(-int64(len(batch)))
+			w.m.events.Add(float64(len(batch)))
+			w.m.batchSize.Observe(float64(len(batch)))
+			return true
+		}
+		w.m.writeErrors.Inc()
+		w.opts.Logger.Warn("audit batch write failed, will retry",
+			"events", len(batch), "attempt", attempt, "retry_in", backoff, "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-w.abort:
+			t.Stop()
+			lost := int64(len(batch) + len(w.queue))
+			w.lost.Store(lost)
+			w.opts.Logger.Error("audit writer stopped before writing queued events: they are lost",
+				"events", lost, "last_err", err)
+			return false
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+type writerMetrics struct {
+	events       prometheus.Counter
+	batchSize    prometheus.Histogram
+	flushSeconds prometheus.Histogram
+	backpressure prometheus.Counter
+	writeErrors  prometheus.Counter
+}
+
+func newWriterMetrics(reg prometheus.Registerer, queueLength func() float64) writerMetrics {
+	m := writerMetrics{
+		events: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tollgate_audit_events_total", Help: "Audit events written by the batching writer.",
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "tollgate_audit_batch_size", Help: "Events per audit batch written.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 7), // 1 .. 4096
+		}),
+		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "tollgate_audit_flush_seconds", Help: "Time of one audit batch write, failed attempts included.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9), // 0.5ms .. ~33s
+		}),
+		backpressure: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tollgate_audit_backpressure_total", Help: "Record calls that found the audit queue full and waited.",
+		}),
+		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tollgate_audit_write_errors_total", Help: "Failed audit batch writes (each is retried).",
+		}),
+	}
+	if reg == nil {
+		return m
+	}
+	m.events = register(reg, m.events)
+	m.batchSize = register(reg, m.batchSize)
+	m.flushSeconds = register(reg, m.flushSeconds)
+	m.backpressure = register(reg, m.backpressure)
+	m.writeErrors = register(reg, m.writeErrors)
+	gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tollgate_audit_queue_length", Help: "Audit events queued or being written.",
+	}, queueLength)
+	if err := reg.Register(gauge); err != nil {
+		// The gauge reads this Writer's queue: replace a previous Writer's.
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			panic(fmt.Sprintf("register audit metric: %v", err))
+		}
+		reg.Unregister(are.ExistingCollector)
+		reg.MustRegister(gauge)
+	}
+	return m
+}
+
+// register adopts an already registered collector of the same name, so a
+// restarted Writer keeps counting where the previous one stopped.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(fmt.Sprintf("register audit metric: %v", err))
+	}
+	return c
+}
