@@ -1,0 +1,76 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/elazarl/goproxy"
+
+	"github.com/tollgate-dev/tollgate"
+)
+
+// handleIntercepted serves one request read from an intercepted TLS
+// connection: quota, body limit, signing, and delivery over TLS to the
+// address vetted for the CONNECT. The response goproxy writes back is either
+// the receiver's or a refusal with Tollgate-Reason; it never closes the
+// connection without an answer.
+func (p *Proxy) handleIntercepted(req *http.Request, gctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
+	st, ok := gctx.UserData.(*connectState)
+	ctx := req.Context()
+	ex := p.newExchange(req.RemoteAddr, req.Method, modeIntercept)
+	if !ok {
+		// Only intercepted requests reach goproxy's request handlers.
+		return req, refusal(ex, tollgate.Deny(tollgate.ReasonInvalidRequest, "not an intercepted request"), "")
+	}
+	ex.caller = st.ex.caller
+	ex.target = st.v.target
+
+	release, d, retry := p.takeQuota(ctx, ex, st.ts)
+	if !d.Allow {
+		drain(req.Body, 64<<10)
+		ex.refuse(d)
+		p.finish(ctx, ex)
+		return req, refusal(ex, d, retry)
+	}
+	// The request goes to the CONNECT target whatever its Host header says:
+	// that is the destination that was vetted.
+	resp, d := p.deliver(ctx, ex, st.ts, outbound{v: st.v, useTLS: true, port: st.v.target.Port}, req)
+	if !d.Allow {
+		release()
+		ex.refuse(d)
+		p.finish(ctx, ex)
+		return req, refusal(ex, d, "")
+	}
+	ex.status = resp.StatusCode
+	ex.decision = tollgate.Allowed
+	removeHopHeaders(resp.Header)
+	resp.Body = &reportingBody{ReadCloser: resp.Body, done: func(n int64) {
+		release()
+		ex.bytesIn = n
+		p.finish(ctx, ex)
+	}}
+	return req, resp
+}
+
+// reportingBody counts the response bytes and reports the exchange once
+// the body is closed (after goproxy or the forwarder copied it).
+type reportingBody struct {
+	io.ReadCloser
+	n    atomic.Int64
+	once sync.Once
+	done func(n int64)
+}
+
+func (b *reportingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+func (b *reportingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(func() { b.done(b.n.Load()) })
+	return err
+}

@@ -1,0 +1,109 @@
+package proxy
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// tunnelConn is the upstream side of a CONNECT tunnel. goproxy splices
+// through it, so it is where the proxy counts bytes, throttles a tenant's
+// bandwidth, enforces the idle and maximum tunnel durations and, on close,
+// releases the concurrency slot and reports the exchange.
+type tunnelConn struct {
+	net.Conn
+	p        *Proxy
+	ex       *exchange
+	tenant   string
+	bps      int64
+	release  func()
+	out, in  atomic.Int64
+	lastSeen atomic.Int64 // unix nanos of the last byte either way
+	idle     *time.Timer
+	deadline *time.Timer
+	closed   sync.Once
+}
+
+func (p *Proxy) newTunnelConn(conn net.Conn, ex *exchange, ts *TenantState, release func()) *tunnelConn {
+	c := &tunnelConn{Conn: conn, p: p, ex: ex, tenant: ts.Tenant.ID, bps: ts.Tenant.Quotas.BytesPerSecond, release: release}
+	c.lastSeen.Store(time.Now().UnixNano())
+	c.idle = time.AfterFunc(p.opts.IdleTimeout, c.checkIdle)
+	c.deadline = time.AfterFunc(p.opts.MaxTunnelDuration, func() { _ = c.Close() })
+	if m := p.opts.Metrics; m != nil {
+		m.activeTunnels.Inc()
+	}
+	return c
+}
+
+// checkIdle closes the tunnel when neither side has moved a byte for the
+// idle timeout; closing the upstream makes goproxy close the client side.
+func (c *tunnelConn) checkIdle() {
+	idleFor := time.Since(time.Unix(0, c.lastSeen.Load()))
+	if idleFor >= c.p.opts.IdleTimeout {
+		_ = c.Close()
+		return
+	}
+	c.idle.Reset(c.p.opts.IdleTimeout - idleFor)
+}
+
+func (c *tunnelConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.in.Add(int64(n))
+		c.moved(n)
+	}
+	return n, err
+}
+
+func (c *tunnelConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if n > 0 {
+		c.out.Add(int64(n))
+		c.moved(n)
+	}
+	return n, err
+}
+
+func (c *tunnelConn) moved(n int) {
+	c.lastSeen.Store(time.Now().UnixNano())
+	if c.bps <= 0 || c.p.opts.Limiter == nil {
+		return
+	}
+	wait, err := c.p.opts.Limiter.Transfer(context.Background(), c.tenant, c.bps, n)
+	if err == nil && wait > 0 {
+		time.Sleep(wait)
+	}
+}
+
+// CloseWrite and CloseRead keep goproxy's half-close splice path.
+func (c *tunnelConn) CloseWrite() error {
+	if tc, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return tc.CloseWrite()
+	}
+	return nil
+}
+
+func (c *tunnelConn) CloseRead() error {
+	if tc, ok := c.Conn.(interface{ CloseRead() error }); ok {
+		return tc.CloseRead()
+	}
+	return nil
+}
+
+func (c *tunnelConn) Close() error {
+	err := c.Conn.Close()
+	c.closed.Do(func() {
+		c.idle.Stop()
+		c.deadline.Stop()
+		c.release()
+		if m := c.p.opts.Metrics; m != nil {
+			m.activeTunnels.Dec()
+		}
+		c.ex.bytesOut = c.out.Load()
+		c.ex.bytesIn = c.in.Load()
+		c.p.finish(context.Background(), c.ex)
+	})
+	return err
+}
