@@ -165,7 +165,7 @@ func canonicalPrefix(p netip.Prefix) (netip.Prefix, error) {
 // so when part of it can never take effect.
 func allowWarning(field string, p netip.Prefix, always, special *netipx.IPSet) string {
 	if always.ContainsPrefix(p) {
-		return fmt.Sprintf("%s %s has no effect: the always-denied tier (metadata, link-local, listeners, deny_cidrs) overrides it", field, p)
+		return fmt.Sprintf("%s %s has no effect: the always-denied tier (metadata, link-local, deny_cidrs) overrides it", field, p)
 	}
 	if !special.OverlapsPrefix(p) {
 		return fmt.Sprintf("%s %s has no effect: it holds no special-purpose address", field, p)
