@@ -68,7 +68,7 @@ func kindName(n *yaml.Node) string {
 }
 
 type structOpts struct {
-	only   []string                     // if set, the only keys allowed
+	only   []string                    // if set, the only keys allowed
 	custom map[string]func(*yaml.Node) // keys handed to the caller instead of decoded
 }
 
