@@ -1,0 +1,344 @@
+// Command load measures CONNECT tunnel throughput, latency percentiles and
+// the proxy's CPU per request through a running tollgate binary against
+// the same requests sent directly, with a new connection per request and
+// with keep-alive, and prints the ratios. It starts its own upstream, DNS
+// server and tollgate process on loopback; run it with scripts/bench-load,
+// which builds the binary and enters a private network namespace.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+func main() {
+	bin := flag.String("bin", "bin/tollgate", "tollgate binary")
+	dur := flag.Duration("duration", 5*time.Second, "duration of each scenario")
+	workers := flag.Int("c", 16, "concurrent clients")
+	extra := flag.String("config", "", "extra YAML appended to the generated config (e.g. quotas)")
+	flag.Parse()
+	if err := run(*bin, *dur, *workers, *extra); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	name     string
+	requests int64
+	errors   int64
+	elapsed  time.Duration
+	lat      []time.Duration
+	cpu      time.Duration // proxy process CPU during the run
+}
+
+func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func (r result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	return r.lat[int(float64(len(r.lat)-1)*p)]
+}
+
+func run(bin string, dur time.Duration, workers int, extra string) error {
+	upstream, err := startUpstream("127.0.1.1:0")
+	if err != nil {
+		return err
+	}
+	_, portStr, _ := net.SplitHostPort(upstream)
+	port, _ := strconv.Atoi(portStr)
+	dnsAddr, stopDNS, err := startDNS("bench.test.", "127.0.1.1")
+	if err != nil {
+		return err
+	}
+	defer stopDNS()
+
+	dir, err := os.MkdirTemp("", "tollgate-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	proxyAddr, ctrlAddr := "127.0.0.1:"+freePort(), "127.0.0.1:"+freePort()
+	cfg := fmt.Sprintf(`proxy:
+  listen: %s
+  require_auth: false
+control:
+  listen: %s
+data_dir: %s
+resolver:
+  servers: [%s]
+egress:
+  allow_cidrs: [127.0.1.0/24]
+defaults:
+  policy:
+    allowed_ports: [%d]
+log:
+  level: warn
+%s`, proxyAddr, ctrlAddr, dir, dnsAddr, port, extra)
+	cfgPath := filepath.Join(dir, "tollgate.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() }()
+	if err := waitReady("http://" + ctrlAddr + "/readyz"); err != nil {
+		return err
+	}
+	target := fmt.Sprintf("bench.test:%d", port)
+	pid := cmd.Process.Pid
+
+	scenarios := []struct {
+		name string
+		fn   func() (time.Duration, error)
+		keep bool
+	}{
+		{"direct, new connection per request", func() (time.Duration, error) { return newConnRequest(upstream, "") }, false},
+		{"tunnel, new connection per request", func() (time.Duration, error) { return newConnRequest(proxyAddr, target) }, false},
+	}
+	var results []result
+	for _, s := range scenarios {
+		// Warm up caches (DNS, goroutine pools) before measuring.
+		_ = measure(s.name, workers, dur/5, pid, func(context.Context) (time.Duration, error) { return s.fn() })
+		results = append(results, measure(s.name, workers, dur, pid, func(context.Context) (time.Duration, error) { return s.fn() }))
+	}
+	for _, via := range []string{"", proxyAddr} {
+		name := "direct, keep-alive"
+		if via != "" {
+			name = "tunnel, keep-alive"
+		}
+		_ = measureKeepAlive(name, workers, dur/5, pid, upstream, via, target)
+		results = append(results, measureKeepAlive(name, workers, dur, pid, upstream, via, target))
+	}
+
+	fmt.Printf("| scenario | req/s | p50 | p90 | p99 | errors | proxy CPU/req |\n|---|---|---|---|---|---|---|\n")
+	for _, r := range results {
+		cpu := "-"
+		if strings.HasPrefix(r.name, "tunnel") && r.requests > 0 {
+			cpu = fmt.Sprintf("%.0f µs", float64(r.cpu.Microseconds())/float64(r.requests))
+		}
+		fmt.Printf("| %s | %.0f | %v | %v | %v | %d | %s |\n", r.name, r.rps(), r.pct(.5).Round(time.Microsecond),
+			r.pct(.9).Round(time.Microsecond), r.pct(.99).Round(time.Microsecond), r.errors, cpu)
+	}
+	fmt.Printf("\nratio tunnel/direct, new connection: %.2f\n", results[1].rps()/results[0].rps())
+	fmt.Printf("ratio tunnel/direct, keep-alive:     %.2f\n", results[3].rps()/results[2].rps())
+	return nil
+}
+
+func measure(name string, workers int, dur time.Duration, pid int, fn func(context.Context) (time.Duration, error)) result {
+	ctx, cancel := context.WithTimeout(context.Background(), dur)
+	defer cancel()
+	var n, errs atomic.Int64
+	lats := make([][]time.Duration, workers)
+	cpu0 := procCPU(pid)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				d, err := fn(ctx)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				n.Add(1)
+				lats[w] = append(lats[w], d)
+			}
+		})
+	}
+	wg.Wait()
+	r := result{name: name, requests: n.Load(), errors: errs.Load(), elapsed: time.Since(start), cpu: procCPU(pid) - cpu0}
+	for _, l := range lats {
+		r.lat = append(r.lat, l...)
+	}
+	slices.Sort(r.lat)
+	return r
+}
+
+// newConnRequest makes one request on a fresh connection, through a CONNECT
+// tunnel when target is set.
+func newConnRequest(addr, target string) (time.Duration, error) {
+	start := time.Now()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	if target != "" {
+		if err := openTunnel(c, br, target); err != nil {
+			return 0, err
+		}
+	}
+	if err := oneRequest(c, br, false); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+func openTunnel(c net.Conn, br *bufio.Reader, target string) error {
+	if _, err := fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("CONNECT: %s", resp.Status)
+	}
+	return nil
+}
+
+func oneRequest(c net.Conn, br *bufio.Reader, keep bool) error {
+	conn := "close"
+	if keep {
+		conn = "keep-alive"
+	}
+	if _, err := fmt.Fprintf(c, "GET /bench HTTP/1.1\r\nHost: bench.test\r\nConnection: %s\r\n\r\n", conn); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return errors.New(resp.Status)
+	}
+	return err
+}
+
+func measureKeepAlive(name string, workers int, dur time.Duration, pid int, upstream, via, target string) result {
+	conns := make(chan struct {
+		c  net.Conn
+		br *bufio.Reader
+	}, workers)
+	for range workers {
+		addr := upstream
+		if via != "" {
+			addr = via
+		}
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			continue
+		}
+		br := bufio.NewReader(c)
+		if via != "" {
+			if err := openTunnel(c, br, target); err != nil {
+				c.Close()
+				continue
+			}
+		}
+		conns <- struct {
+			c  net.Conn
+			br *bufio.Reader
+		}{c, br}
+	}
+	defer func() {
+		close(conns)
+		for cc := range conns {
+			cc.c.Close()
+		}
+	}()
+	return measure(name, workers, dur, pid, func(context.Context) (time.Duration, error) {
+		cc := <-conns
+		defer func() { conns <- cc }()
+		start := time.Now()
+		if err := oneRequest(cc.c, cc.br, true); err != nil {
+			return 0, err
+		}
+		return time.Since(start), nil
+	})
+}
+
+func startUpstream(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	body := strings.Repeat("x", 1024)
+	go func() {
+		_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, body)
+		}))
+	}()
+	return ln.Addr().String(), nil
+}
+
+func startDNS(name, ip string) (string, func(), error) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		if len(q.Question) == 1 && q.Question[0].Name == name && q.Question[0].Qtype == dns.TypeA {
+			rr, _ := dns.NewRR(name + " 300 IN A " + ip)
+			m.Answer = append(m.Answer, rr)
+		}
+		_ = w.WriteMsg(m)
+	})}
+	go func() { _ = srv.ActivateAndServe() }()
+	return pc.LocalAddr().String(), func() { _ = srv.Shutdown() }, nil
+}
+
+func freePort() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	_, p, _ := net.SplitHostPort(ln.Addr().String())
+	return p
+}
+
+func waitReady(url string) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("tollgate did not become ready")
+}
+
+// procCPU is the user+system CPU time of a process (clock ticks of 10 ms).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
