@@ -1,0 +1,113 @@
+package signer
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// Header names, lower case: Go's Header.Set would canonicalise them to
+// "Webhook-Id", which the PHP and Ruby libraries do not find. Assign the map
+// entry directly (h[HeaderID] = []string{id}).
+const (
+	HeaderID        = "webhook-id"
+	HeaderTimestamp = "webhook-timestamp"
+	HeaderSignature = "webhook-signature"
+)
+
+const (
+	// MessageIDPrefix starts the ids NewMessageID returns.
+	MessageIDPrefix = "msg_"
+	// MaxMessageIDLen bounds ids accepted by ValidMessageID.
+	MaxMessageIDLen = 256
+	versionPrefix   = "v1,"
+	macB64Len       = 44 // base64.StdEncoding.EncodedLen(sha256.Size)
+)
+
+// Sign returns "v1," + base64(HMAC-SHA256(key, id + "." + ts + "." + body)).
+// The body is hashed as given: sign the exact bytes that are sent.
+func Sign(key []byte, id string, ts int64, body []byte) string {
+	var sum [sha256.Size]byte
+	mac(sum[:0], key, id, ts, body)
+	var out [len(versionPrefix) + macB64Len]byte
+	copy(out[:], versionPrefix)
+	base64.StdEncoding.Encode(out[len(versionPrefix):], sum[:])
+	return string(out[:])
+}
+
+// SignatureHeader returns one Sign entry per key, space-separated, in the
+// order given (newest key first by convention).
+func SignatureHeader(keys [][]byte, id string, ts int64, body []byte) string {
+	if len(keys) == 1 {
+		return Sign(keys[0], id, ts, body)
+	}
+	var b strings.Builder
+	b.Grow(len(keys) * (len(versionPrefix) + macB64Len + 1))
+	var sum [sha256.Size]byte
+	var enc [macB64Len]byte
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		mac(sum[:0], k, id, ts, body)
+		base64.StdEncoding.Encode(enc[:], sum[:])
+		b.WriteString(versionPrefix)
+		b.Write(enc[:])
+	}
+	return b.String()
+}
+
+// mac appends HMAC-SHA256(key, id.ts.body) to dst, writing the parts
+// separately so the body is never copied.
+func mac(dst, key []byte, id string, ts int64, body []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	// Converting id to []byte for the interface call would allocate; valid
+	// ids fit this stack buffer together with the timestamp.
+	var buf [MaxMessageIDLen + 24]byte
+	var head []byte
+	if len(id) <= MaxMessageIDLen {
+		head = append(buf[:0], id...)
+	} else {
+		h.Write([]byte(id))
+		head = buf[:0]
+	}
+	head = append(head, '.')
+	head = strconv.AppendInt(head, ts, 10)
+	head = append(head, '.')
+	h.Write(head)
+	h.Write(body)
+	return h.Sum(dst)
+}
+
+// NewMessageID returns "msg_" + a ULID for now with crypto/rand entropy, so ids
+// sort by creation time and cannot be guessed.
+func NewMessageID(now time.Time) string {
+	ms := uint64(0)
+	if now.UnixMilli() > 0 {
+		ms = min(uint64(now.UnixMilli()), ulid.MaxTime())
+	}
+	// crypto/rand.Reader does not fail (it aborts the process instead) and ms
+	// is within range, so MustNew cannot panic.
+	return MessageIDPrefix + ulid.MustNew(ms, rand.Reader).String()
+}
+
+// ValidMessageID reports whether id may be used as a webhook-id: non-empty,
+// at most MaxMessageIDLen bytes of printable ASCII without spaces or '.'
+// (a '.' would make the signed "id.ts.body" string ambiguous).
+func ValidMessageID(id string) bool {
+	if id == "" || len(id) > MaxMessageIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c > '~' || c == '.' {
+			return false
+		}
+	}
+	return true
+}
