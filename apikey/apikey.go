@@ -72,12 +72,22 @@ func checksum(s string) string {
 }
 
 func checksumDigits(s string) (out [checksumLen]byte) {
-	v := uint64(crc32.Update(0, crc32.IEEETable, []byte(s)))
+	v := uint64(crcString(s))
 	for i := checksumLen - 1; i >= 0; i-- {
 		out[i] = alphabet[v%62]
 		v /= 62
 	}
 	return out
+}
+
+// crcString is CRC32 (IEEE) over a string without copying it to the heap,
+// which crc32.ChecksumIEEE would force on the authentication path.
+func crcString(s string) uint32 {
+	crc := ^uint32(0)
+	for i := 0; i < len(s); i++ {
+		crc = crc32.IEEETable[byte(crc)^s[i]] ^ (crc >> 8)
+	}
+	return ^crc
 }
 
 // Parse checks the format and checksum of s: a cheap rejection of garbage
@@ -99,7 +109,13 @@ func Parse(s string) error {
 }
 
 // Hash is the SHA-256 of the full key string; the only form a store keeps.
-func Hash(key string) [32]byte { return sha256.Sum256([]byte(key)) }
+func Hash(key string) [32]byte {
+	var buf [KeyLen]byte // well-formed keys are hashed without a heap copy
+	if len(key) <= len(buf) {
+		return sha256.Sum256(buf[:copy(buf[:], key)])
+	}
+	return sha256.Sum256([]byte(key))
+}
 
 // NewID returns a key id: "key_" + a ULID of now, so ids sort by creation.
 func NewID(now time.Time) string {

@@ -3,6 +3,7 @@ package apikey
 import (
 	"encoding/base64"
 	"errors"
+	"hash/crc32"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +109,14 @@ func TestChecksumWidth(t *testing.T) {
 	for _, s := range []string{"", "a", Prefix, fixedKey} {
 		if c := checksum(s); len(c) != checksumLen {
 			t.Errorf("checksum(%q) = %q", s, c)
+		}
+	}
+}
+
+func TestCRCString(t *testing.T) {
+	for _, s := range []string{"", "a", Prefix, fixedKey, "123456789"} {
+		if got, want := crcString(s), crc32.ChecksumIEEE([]byte(s)); got != want {
+			t.Errorf("crcString(%q) = %08x, want %08x", s, got, want)
 		}
 	}
 }

@@ -47,11 +47,12 @@ func ParseProxyAuthorization(h string) (user, pass string, ok bool) {
 	if !ok {
 		return "", "", false
 	}
-	raw, err := base64.StdEncoding.Strict().DecodeString(tok)
+	var buf [maxHeader]byte
+	n, err := base64.StdEncoding.Strict().Decode(buf[:], []byte(tok))
 	if err != nil {
 		return "", "", false
 	}
-	cred := string(raw)
+	cred := string(buf[:n])
 	if hasCtl(cred) {
 		return "", "", false
 	}
