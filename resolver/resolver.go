@@ -111,6 +111,9 @@ func (r *Resolver) Lookup(ctx context.Context, name string) (Answer, error) {
 		return e.answer(e.expires.Sub(now), true), nil
 	}
 
+	if err := ctx.Err(); err != nil {
+		return Answer{}, r.ctxErr(name, err)
+	}
 	ch := r.flights.DoChan(name, func() (any, error) {
 		return r.fly(context.WithoutCancel(ctx), name)
 	})
@@ -119,12 +122,7 @@ func (r *Resolver) Lookup(ctx context.Context, name string) (Answer, error) {
 	}
 	select {
 	case <-ctx.Done():
-		r.m.errors.Inc()
-		err := ctx.Err()
-		if errors.Is(err, context.DeadlineExceeded) {
-			return Answer{}, fmt.Errorf("resolve %q: %w: %w", name, ErrTimeout, err)
-		}
-		return Answer{}, fmt.Errorf("resolve %q: %w", name, err)
+		return Answer{}, r.ctxErr(name, ctx.Err())
 	case res := <-ch:
 		e := res.Val.(*entry)
 		if e.err != nil {
@@ -134,6 +132,15 @@ func (r *Resolver) Lookup(ctx context.Context, name string) (Answer, error) {
 		r.m.misses.Inc()
 		return e.answer(e.ttl, false), nil
 	}
+}
+
+// ctxErr reports a caller whose context ended before its answer came.
+func (r *Resolver) ctxErr(name string, err error) error {
+	r.m.errors.Inc()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("resolve %q: %w: %w", name, ErrTimeout, err)
+	}
+	return fmt.Errorf("resolve %q: %w", name, err)
 }
 
 // answer copies the entry into an Answer the caller may keep and modify.

@@ -33,6 +33,9 @@ func (s *Server) answer(req *dns.Msg, udp bool) *dns.Msg {
 	)
 	if known {
 		rrs, fn, rcode, truncate, drop = e.rrs, e.fn, e.rcode, e.truncate, e.drop
+		if rc, ok := e.byType[q.Qtype]; ok {
+			rcode = rc
+		}
 	}
 	s.mu.Unlock()
 
@@ -49,6 +52,10 @@ func (s *Server) answer(req *dns.Msg, udp bool) *dns.Msg {
 	}
 	if udp && truncate {
 		reply.Truncated = true
+		return reply
+	}
+	if rcode != dns.RcodeSuccess && rcode != dns.RcodeNameError {
+		// Failures carry no data, as from real servers.
 		return reply
 	}
 	if fn != nil {

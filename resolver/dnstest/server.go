@@ -29,6 +29,7 @@ type entry struct {
 	rrs      []dns.RR
 	fn       func(q dns.Question, n int) []dns.RR
 	rcode    int
+	byType   map[uint16]int // rcode overrides per query type
 	truncate bool
 	drop     bool
 }
@@ -133,6 +134,18 @@ func (s *Server) SetRcode(name string, rcode int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.entryLocked(name).rcode = rcode
+}
+
+// SetRcodeType sets the response code of answers for name to queries of
+// qtype only, e.g. SERVFAIL for AAAA while A answers normally.
+func (s *Server) SetRcodeType(name string, qtype uint16, rcode int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entryLocked(name)
+	if e.byType == nil {
+		e.byType = make(map[uint16]int)
+	}
+	e.byType[qtype] = rcode
 }
 
 // Truncate makes UDP answers for name empty with the TC bit set, so a
