@@ -68,7 +68,7 @@ func writeRaw(w io.Writer, resp *http.Response) error {
 // refuseHTTP answers a non-CONNECT request with a refusal. It hijacks the
 // connection to keep the reason phrase exact and closes it afterwards.
 func refuseHTTP(w http.ResponseWriter, resp *http.Response) {
-	conn, rw, err := http.NewResponseController(w).Hijack()
+	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		// Not hijackable (e.g. HTTP/2): the status code and headers still carry the reason.
 		for k, vs := range resp.Header {
@@ -79,5 +79,5 @@ func refuseHTTP(w http.ResponseWriter, resp *http.Response) {
 		return
 	}
 	defer conn.Close()
-	_ = writeRaw(rw, resp)
+	_ = writeRaw(conn, resp)
 }

@@ -1,0 +1,346 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate"
+	"github.com/tollgate-dev/tollgate/policy"
+	"github.com/tollgate-dev/tollgate/resolver"
+	"github.com/tollgate-dev/tollgate/signer"
+)
+
+// The unit tests dial only loopback: 127.0.1.0/24 is opened by allow_cidrs
+// and stands for public hosts.
+
+type fakeResolver struct {
+	mu      sync.Mutex
+	answers map[string][]netip.Addr
+	calls   map[string]int
+}
+
+func (f *fakeResolver) Lookup(_ context.Context, name string) (resolver.Answer, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls[name]++
+	a, ok := f.answers[name]
+	if !ok {
+		return resolver.Answer{}, fmt.Errorf("lookup %s: %w", name, resolver.ErrNXDomain)
+	}
+	return resolver.Answer{Addrs: a, Chain: []string{name}}, nil
+}
+
+type fakeAuth struct{}
+
+func (fakeAuth) AuthenticateProxy(header string, _ netip.Addr) (Caller, tollgate.Decision) {
+	if header == "" {
+		return Caller{}, tollgate.Deny(tollgate.ReasonProxyAuthRequired, "credentials required")
+	}
+	raw, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(header, "Basic "))
+	user, pass, _ := strings.Cut(string(raw), ":")
+	if pass != "good" {
+		return Caller{}, tollgate.Deny(tollgate.ReasonProxyAuthRequired, "bad key")
+	}
+	return Caller{Tenant: user, KeyID: "key_" + user}, tollgate.Allowed
+}
+
+type fakeTenants map[string]*TenantState
+
+func (f fakeTenants) TenantState(id string) (*TenantState, bool) { s, ok := f[id]; return s, ok }
+
+// countingLimiter admits while allow is true and tracks concurrency slots.
+type countingLimiter struct {
+	deny     atomic.Bool
+	inUse    atomic.Int64
+	acquired atomic.Int64
+}
+
+func (l *countingLimiter) Admit(context.Context, tollgate.QuotaRequest) (tollgate.QuotaResult, error) {
+	if l.deny.Load() {
+		return tollgate.QuotaResult{Limit: tollgate.LimitTenantRPS, RetryAfter: 1500 * time.Millisecond}, nil
+	}
+	return tollgate.QuotaResult{Allowed: true}, nil
+}
+
+func (l *countingLimiter) Acquire(context.Context, string, int) (func(), tollgate.QuotaResult, error) {
+	l.inUse.Add(1)
+	l.acquired.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { l.inUse.Add(-1) }) }, tollgate.QuotaResult{Allowed: true}, nil
+}
+
+func (l *countingLimiter) Transfer(context.Context, string, int64, int) (time.Duration, error) {
+	return 0, nil
+}
+
+type fixture struct {
+	proxyAddr string
+	res       *fakeResolver
+	lim       *countingLimiter
+	key       []byte
+}
+
+func newFixture(t *testing.T, mutate func(*tollgate.Tenant)) *fixture {
+	t.Helper()
+	eng, err := policy.New(policy.Config{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.1.0/24")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := tollgate.DefaultTenant()
+	tn.ID = "acme"
+	tn.Quotas.MaxConcurrent = 10
+	if mutate != nil {
+		mutate(&tn)
+	}
+	tp, err := policy.Compile(tn.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := signer.GenerateKey()
+	f := &fixture{res: &fakeResolver{answers: map[string][]netip.Addr{}, calls: map[string]int{}}, lim: &countingLimiter{}, key: key}
+	p, err := New(Options{
+		Engine:         eng,
+		Resolver:       f.res,
+		Auth:           fakeAuth{},
+		Tenants:        fakeTenants{"acme": {Tenant: &tn, Policy: tp, SigningKeys: []SigningSecret{{Key: key}}}},
+		Limiter:        f.lim,
+		ConnectTimeout: 2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: p}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	f.proxyAddr = ln.Addr().String()
+	return f
+}
+
+func listenUpstream(t *testing.T, h http.HandlerFunc) (string, uint16) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.1.7:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	ap := netip.MustParseAddrPort(ln.Addr().String())
+	return ap.Addr().String(), ap.Port()
+}
+
+func basic(user string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":good"))
+}
+
+func rawRequest(t *testing.T, addr, req string) (*http.Response, []byte, net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, req)
+	br := bufio.NewReader(c)
+	method := http.MethodGet
+	if strings.HasPrefix(req, "CONNECT") {
+		method = http.MethodConnect
+	}
+	resp, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode == 200 && method == http.MethodConnect {
+		return resp, nil, c, br
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b, c, br
+}
+
+func TestRefusalShape(t *testing.T) {
+	f := newFixture(t, nil)
+	f.res.answers["meta.example"] = []netip.Addr{netip.MustParseAddr("169.254.169.254")}
+	f.res.answers["mixed.example"] = []netip.Addr{netip.MustParseAddr("127.0.1.9"), netip.MustParseAddr("10.1.2.3")}
+	cases := []struct {
+		name, req, status string
+		reason         tollgate.Reason
+	}{
+		{"no credentials", "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", "407 proxy_auth_required", tollgate.ReasonProxyAuthRequired},
+		{"metadata by name", "CONNECT meta.example:443 HTTP/1.1\r\nProxy-Authorization: " + basic("acme") + "\r\n\r\n", "403 forbidden_address", tollgate.ReasonForbiddenAddress},
+		{"mixed answers", "CONNECT mixed.example:443 HTTP/1.1\r\nProxy-Authorization: " + basic("acme") + "\r\n\r\n", "403 forbidden_address", tollgate.ReasonForbiddenAddress},
+		{"port", "CONNECT a.example:22 HTTP/1.1\r\nProxy-Authorization: " + basic("acme") + "\r\n\r\n", "403 forbidden_port", tollgate.ReasonForbiddenPort},
+		{"nxdomain", "CONNECT nx.example:443 HTTP/1.1\r\nProxy-Authorization: " + basic("acme") + "\r\n\r\n", "502 dns_error", tollgate.ReasonDNSError},
+		{"octal", "CONNECT 0177.0.0.1:443 HTTP/1.1\r\nProxy-Authorization: " + basic("acme") + "\r\n\r\n", "400 invalid_request", tollgate.ReasonInvalidRequest},
+		{"absolute-form no credentials", "GET http://a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n", "407 proxy_auth_required", tollgate.ReasonProxyAuthRequired},
+		{"absolute-form metadata", "GET http://169.254.169.254/ HTTP/1.1\r\nHost: x\r\nProxy-Authorization: " + basic("acme") + "\r\n\r\n", "403 forbidden_address", tollgate.ReasonForbiddenAddress},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, body, _, _ := rawRequest(t, f.proxyAddr, c.req)
+			if resp.Status != c.status || resp.Header.Get("Tollgate-Reason") != string(c.reason) || resp.Header.Get("Tollgate-Request-Id") == "" {
+				t.Fatalf("got %q reason %q id %q", resp.Status, resp.Header.Get("Tollgate-Reason"), resp.Header.Get("Tollgate-Request-Id"))
+			}
+			want := fmt.Sprintf(`{"error":%q,`, c.reason)
+			if !strings.HasPrefix(string(body), want) || !strings.Contains(string(body), resp.Header.Get("Tollgate-Request-Id")) {
+				t.Fatalf("body %s", body)
+			}
+			if c.reason == tollgate.ReasonProxyAuthRequired && resp.Header.Get("Proxy-Authenticate") != `Basic realm="tollgate"` {
+				t.Fatalf("Proxy-Authenticate %q", resp.Header.Get("Proxy-Authenticate"))
+			}
+		})
+	}
+	if f.lim.acquired.Load() != 0 {
+		t.Fatalf("refused requests took %d concurrency slots", f.lim.acquired.Load())
+	}
+}
+
+func TestTunnelSplicesAndReleases(t *testing.T) {
+	ip, port := listenUpstream(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "pong") })
+	f := newFixture(t, func(tn *tollgate.Tenant) { tn.Policy.AllowedPorts = []uint16{port} })
+	f.res.answers["hook.example"] = []netip.Addr{netip.MustParseAddr("::ffff:" + ip)}
+	resp, _, c, br := rawRequest(t, f.proxyAddr, fmt.Sprintf("CONNECT hook.example:%d HTTP/1.1\r\nProxy-Authorization: %s\r\n\r\n", port, basic("acme")))
+	if resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %s", resp.Status)
+	}
+	if f.lim.inUse.Load() != 1 {
+		t.Fatalf("slots in use during the tunnel: %d", f.lim.inUse.Load())
+	}
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: hook.example\r\nConnection: close\r\n\r\n")
+	r2, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r2.Body)
+	if string(b) != "pong" {
+		t.Fatalf("through tunnel: %q", b)
+	}
+	c.Close()
+	waitFor(t, func() bool { return f.lim.inUse.Load() == 0 }, "the tunnel's slot to be released")
+	if f.res.calls["hook.example"] != 1 {
+		t.Fatalf("resolved %d times", f.res.calls["hook.example"])
+	}
+}
+
+func TestSlotReleasedWhenUpstreamRefuses(t *testing.T) {
+	f := newFixture(t, nil)
+	// Nothing listens on 127.0.1.8:443: the dial fails and the slot must come back.
+	f.res.answers["down.example"] = []netip.Addr{netip.MustParseAddr("127.0.1.8")}
+	resp, _, _, _ := rawRequest(t, f.proxyAddr, "CONNECT down.example:443 HTTP/1.1\r\nProxy-Authorization: "+basic("acme")+"\r\n\r\n")
+	if resp.Status != "502 upstream_error" {
+		t.Fatalf("got %s", resp.Status)
+	}
+	if f.lim.acquired.Load() != 1 || f.lim.inUse.Load() != 0 {
+		t.Fatalf("acquired %d, in use %d", f.lim.acquired.Load(), f.lim.inUse.Load())
+	}
+}
+
+func TestQuotaRefusal(t *testing.T) {
+	f := newFixture(t, nil)
+	f.lim.deny.Store(true)
+	f.res.answers["hook.example"] = []netip.Addr{netip.MustParseAddr("127.0.1.9")}
+	resp, body, _, _ := rawRequest(t, f.proxyAddr, "CONNECT hook.example:443 HTTP/1.1\r\nProxy-Authorization: "+basic("acme")+"\r\n\r\n")
+	if resp.Status != "429 quota_exceeded" || resp.Header.Get("Retry-After") != "2" || !strings.Contains(string(body), "tenant_rps") {
+		t.Fatalf("got %s Retry-After %q body %s", resp.Status, resp.Header.Get("Retry-After"), body)
+	}
+}
+
+func TestForwardSignsWithHygiene(t *testing.T) {
+	type seen struct {
+		header http.Header
+		body   string
+		host   string
+	}
+	got := make(chan seen, 1)
+	ip, port := listenUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{r.Header.Clone(), string(b), r.Host}
+		w.Header().Set("Connection", "X-Hop")
+		w.Header().Set("X-Hop", "secret")
+		io.WriteString(w, "ok")
+	})
+	f := newFixture(t, func(tn *tollgate.Tenant) {
+		tn.Policy.AllowPlainHTTP = true
+		tn.Policy.AllowedPorts = []uint16{port}
+	})
+	f.res.answers["hook.example"] = []netip.Addr{netip.MustParseAddr(ip)}
+	body := `{"event":"paid"}`
+	req := fmt.Sprintf("POST http://hook.example:%d/in HTTP/1.1\r\nHost: other.example\r\nProxy-Authorization: %s\r\n"+
+		"Webhook-Id: msg_worker1\r\nwebhook-signature: v1,forged\r\nWEBHOOK-TIMESTAMP: 1\r\nConnection: X-Private\r\nX-Private: drop-me\r\n"+
+		"Content-Length: %d\r\n\r\n%s", port, basic("acme"), len(body), body)
+	resp, rb, _, _ := rawRequest(t, f.proxyAddr, req)
+	if resp.StatusCode != 200 || string(rb) != "ok" || resp.Header.Get("X-Hop") != "" {
+		t.Fatalf("got %s %q X-Hop %q", resp.Status, rb, resp.Header.Get("X-Hop"))
+	}
+	s := <-got
+	if s.host != fmt.Sprintf("hook.example:%d", port) || s.body != body {
+		t.Fatalf("upstream saw host %q body %q", s.host, s.body)
+	}
+	if s.header.Get("Proxy-Authorization") != "" || s.header.Get("X-Private") != "" {
+		t.Fatalf("hop-by-hop or proxy headers forwarded: %v", s.header)
+	}
+	for _, name := range []string{"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature"} {
+		if n := len(s.header.Values(name)); n != 1 {
+			t.Fatalf("%s sent %d times", name, n)
+		}
+	}
+	if s.header.Get("Webhook-Id") != "msg_worker1" {
+		t.Fatalf("worker webhook-id not kept: %q", s.header.Get("Webhook-Id"))
+	}
+	secret := signer.FormatSecret(signer.DeriveHostKey(f.key, "hook.example"))
+	if err := signer.VerifyRequest(secret, s.header, []byte(s.body), time.Now(), signer.DefaultTolerance); err != nil {
+		t.Fatalf("signature does not verify with the host secret: %v (header %q)", err, s.header.Get("Webhook-Signature"))
+	}
+	other := signer.FormatSecret(signer.DeriveHostKey(f.key, "other.example"))
+	if err := signer.VerifyRequest(other, s.header, []byte(s.body), time.Now(), signer.DefaultTolerance); !errors.Is(err, signer.ErrNoMatchingSignature) {
+		t.Fatalf("another host's secret verified: %v", err)
+	}
+}
+
+func TestForwardRejectsDottedWebhookID(t *testing.T) {
+	f := newFixture(t, func(tn *tollgate.Tenant) { tn.Policy.AllowPlainHTTP = true })
+	f.res.answers["hook.example"] = []netip.Addr{netip.MustParseAddr("127.0.1.9")}
+	resp, _, _, _ := rawRequest(t, f.proxyAddr, "POST http://hook.example/ HTTP/1.1\r\nHost: hook.example\r\nProxy-Authorization: "+basic("acme")+"\r\nwebhook-id: a.b\r\nContent-Length: 0\r\n\r\n")
+	if resp.Status != "400 invalid_request" {
+		t.Fatalf("got %s", resp.Status)
+	}
+	if f.lim.inUse.Load() != 0 {
+		t.Fatal("slot leaked")
+	}
+}
+
+func TestForwardBodyTooLarge(t *testing.T) {
+	f := newFixture(t, func(tn *tollgate.Tenant) { tn.Policy.AllowPlainHTTP = true; tn.Policy.MaxBodyBytes = 8 })
+	f.res.answers["hook.example"] = []netip.Addr{netip.MustParseAddr("127.0.1.9")}
+	resp, _, _, _ := rawRequest(t, f.proxyAddr, "POST http://hook.example/ HTTP/1.1\r\nHost: hook.example\r\nProxy-Authorization: "+basic("acme")+"\r\nContent-Length: 9\r\n\r\n123456789")
+	if resp.Status != "413 body_too_large" || f.lim.inUse.Load() != 0 {
+		t.Fatalf("got %s, slots in use %d", resp.Status, f.lim.inUse.Load())
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
