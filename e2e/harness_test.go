@@ -371,3 +371,14 @@ func httpOverTunnel(t *testing.T, res connectResult, host string) (*http.Respons
 	resp.Body.Close()
 	return resp, string(b)
 }
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
