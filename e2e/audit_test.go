@@ -193,13 +193,13 @@ func TestAuditTrail(t *testing.T) {
 		if after-before != acked || acked != n {
 			t.Fatalf("%d refusals acknowledged, %d events stored after SIGTERM", acked, after-before)
 		}
-		in = in2
 	})
 
 	t.Run("tampering with the SQLite file is detected", func(t *testing.T) {
-		listed, _ := in.auditAll(t, in.adminToken, "tenant=acme")
+		cur := start(t, cfg) // the instance of the previous step has stopped
+		listed, _ := cur.auditAll(t, cur.adminToken, "tenant=acme")
 		victim := listed[len(listed)/2].ID
-		in.stop(syscall.SIGTERM)
+		cur.stop(syscall.SIGTERM)
 		db, err := sql.Open("sqlite", filepath.Join(cfg["data_dir"].(string), "tollgate.db"))
 		if err != nil {
 			t.Fatal(err)
