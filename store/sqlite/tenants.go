@@ -19,7 +19,7 @@ type repo struct {
 }
 
 // vis is the visibility predicate for tenant-owned tables. Platform rows
-// (tenant_id ”) are never visible to a scoped repo, even Scoped("").
+// (empty tenant_id) are never visible to a scoped repo, even Scoped("").
 func (r *repo) vis() (string, []any) {
 	if r.admin {
 		return "1 = 1", nil
