@@ -22,28 +22,27 @@ type Config struct {
 // Engine holds the compiled operator rules. It is immutable after New and
 // safe for concurrent use; a configuration reload builds a new one.
 type Engine struct {
-	always      *netipx.IPSet // tier 1 blocks and deny_cidrs
-	alwaysTable []block
-	denyTable   []block // deny_cidrs, for naming the match
-	listeners   map[uint16]*netipx.IPSet
-	allow       *netipx.IPSet // egress.allow_cidrs
-	special     *netipx.IPSet // tier 3
-	specialTbl  []block
-	ownDomains  []string
-	defaultTP   *TenantPolicy
-	warnings    []string
+	part       partition // tiers 1–4 by address, tenant exceptions aside
+	listeners  []listener
+	ownDomains []string
+	defaultTP  *TenantPolicy
+	warnings   []string
+}
+
+// listener is one port the proxy listens on and the addresses that reach it.
+type listener struct {
+	port  uint16
+	addrs rangeTable
 }
 
 // New validates and compiles cfg.
 func New(cfg Config) (*Engine, error) {
-	e := &Engine{
-		alwaysTable: alwaysDenied(),
-		specialTbl:  specialPurpose(),
-		listeners:   make(map[uint16]*netipx.IPSet),
-	}
-	var always netipx.IPSetBuilder
-	for _, b := range e.alwaysTable {
+	e := &Engine{}
+	var layers []layer
+	var always, special netipx.IPSetBuilder
+	for _, b := range alwaysDenied() {
 		always.AddPrefix(b.prefix)
+		layers = append(layers, layer{[]netip.Prefix{b.prefix}, run{classAlways, b.detail}})
 	}
 	for _, p := range cfg.DenyCIDRs {
 		p, err := canonicalPrefix(p)
@@ -51,40 +50,46 @@ func New(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("egress.deny_cidrs: %w", err)
 		}
 		always.AddPrefix(p)
-		e.denyTable = append(e.denyTable, block{prefix: p,
-			detail: "the destination address is in " + p.String() + " (egress.deny_cidrs)"})
+		layers = append(layers, layer{[]netip.Prefix{p},
+			run{classAlways, "the destination address is in " + p.String() + " (egress.deny_cidrs)"}})
 	}
-	var err error
-	if e.always, err = always.IPSet(); err != nil {
+	alwaysSet, err := always.IPSet()
+	if err != nil {
 		return nil, fmt.Errorf("build always-denied set: %w", err)
 	}
 
-	var special netipx.IPSetBuilder
-	special.AddPrefix(netip.MustParsePrefix("::/0"))
-	special.RemovePrefix(netip.MustParsePrefix("2000::/3")) // global unicast
-	for _, b := range e.specialTbl {
-		special.AddPrefix(b.prefix)
-	}
-	for _, b := range e.alwaysTable {
-		special.AddPrefix(b.prefix)
-	}
-	if e.special, err = special.IPSet(); err != nil {
-		return nil, fmt.Errorf("build special-purpose set: %w", err)
-	}
-
-	var allow netipx.IPSetBuilder
+	allowed := layer{run: run{class: classAllowed}}
 	for _, p := range cfg.AllowCIDRs {
 		p, err := canonicalPrefix(p)
 		if err != nil {
 			return nil, fmt.Errorf("egress.allow_cidrs: %w", err)
 		}
-		allow.AddPrefix(p)
-		e.warnings = append(e.warnings, allowWarning("egress.allow_cidrs", p, e.always, e.special))
+		allowed.prefixes = append(allowed.prefixes, p)
 	}
-	if e.allow, err = allow.IPSet(); err != nil {
-		return nil, fmt.Errorf("build allow set: %w", err)
+	layers = append(layers, allowed)
+
+	for _, b := range specialPurpose() {
+		special.AddPrefix(b.prefix)
+		layers = append(layers, layer{[]netip.Prefix{b.prefix}, run{classSpecial, b.detail}})
+	}
+	// Everything outside 2000::/3 that no block above names.
+	outside := []netip.Prefix{netip.MustParsePrefix("::/3"),
+		netip.MustParsePrefix("4000::/2"), netip.MustParsePrefix("8000::/1")}
+	for _, p := range outside {
+		special.AddPrefix(p)
+	}
+	layers = append(layers, layer{outside, run{classSpecial, detailOutsideV6}})
+	specialSet, err := special.IPSet()
+	if err != nil {
+		return nil, fmt.Errorf("build special-purpose set: %w", err)
+	}
+	for _, p := range allowed.prefixes {
+		e.warnings = append(e.warnings, allowWarning("egress.allow_cidrs", p, alwaysSet, specialSet))
 	}
 
+	if e.part, err = newPartition(layers); err != nil {
+		return nil, err
+	}
 	if err := e.addListeners(cfg.Listeners, cfg.LocalAddrs); err != nil {
 		return nil, err
 	}
@@ -112,6 +117,7 @@ func New(cfg Config) (*Engine, error) {
 // families plus loopback.
 func (e *Engine) addListeners(listeners []netip.AddrPort, local []netip.Addr) error {
 	builders := make(map[uint16]*netipx.IPSetBuilder)
+	var ports []uint16
 	for _, l := range listeners {
 		if !l.IsValid() || l.Port() == 0 {
 			return fmt.Errorf("listener %v: want a valid address and port", l)
@@ -120,6 +126,7 @@ func (e *Engine) addListeners(listeners []netip.AddrPort, local []netip.Addr) er
 		if b == nil {
 			b = new(netipx.IPSetBuilder)
 			builders[l.Port()] = b
+			ports = append(ports, l.Port())
 		}
 		a := l.Addr().Unmap().WithZone("")
 		if !a.IsUnspecified() {
@@ -136,12 +143,12 @@ func (e *Engine) addListeners(listeners []netip.AddrPort, local []netip.Addr) er
 			}
 		}
 	}
-	for port, b := range builders {
-		set, err := b.IPSet()
+	for _, port := range ports {
+		t, err := flatten(builders[port])
 		if err != nil {
-			return fmt.Errorf("build listener set for port %d: %w", port, err)
+			return fmt.Errorf("listeners on port %d: %w", port, err)
 		}
-		e.listeners[port] = set
+		e.listeners = append(e.listeners, listener{port: port, addrs: t})
 	}
 	return nil
 }
@@ -187,30 +194,28 @@ func (e *Engine) Warnings() []string {
 // explicit allow, then special-purpose, else allowed. It does not allocate.
 func (e *Engine) CheckAddr(a netip.Addr, port uint16, tp *TenantPolicy) tollgate.Decision {
 	if !a.IsValid() {
-		return tollgate.Decision{Reason: tollgate.ReasonForbiddenAddress, Detail: detailInvalidAddr}
+		return deny(detailInvalidAddr)
 	}
-	// IPSet.Contains is false for any zoned address, which would turn a
-	// zone into a bypass.
-	a = a.Unmap().WithZone("")
-	if e.always.Contains(a) {
-		if d := lookup(e.alwaysTable, a, ""); d != "" {
-			return deny(d)
+	k := key(a.Unmap()) // As16 drops any zone, so a zone cannot dodge a range
+	r := e.part.find(k)
+	if r.class == classAlways {
+		return deny(r.detail)
+	}
+	for i := range e.listeners {
+		if e.listeners[i].port == port && e.listeners[i].addrs.contains(k) {
+			return deny(detailListener)
 		}
-		return deny(lookup(e.denyTable, a, detailDenyCIDR))
 	}
-	if set := e.listeners[port]; set != nil && set.Contains(a) {
-		return deny(detailListener)
+	if r.class != classSpecial {
+		return tollgate.Decision{Allow: true}
 	}
 	if tp == nil {
 		tp = e.defaultTP
 	}
-	if e.allow.Contains(a) || (tp.allow != nil && tp.allow.Contains(a)) {
+	if tp.allow.contains(k) {
 		return tollgate.Decision{Allow: true}
 	}
-	if e.special.Contains(a) {
-		return deny(lookup(e.specialTbl, a, detailOutsideV6))
-	}
-	return tollgate.Decision{Allow: true}
+	return deny(r.detail)
 }
 
 // CheckAddrs denies if any address is denied: whoever controls DNS controls
@@ -230,15 +235,4 @@ func (e *Engine) CheckAddrs(as []netip.Addr, port uint16, tp *TenantPolicy) toll
 
 func deny(detail string) tollgate.Decision {
 	return tollgate.Decision{Reason: tollgate.ReasonForbiddenAddress, Detail: detail}
-}
-
-// lookup names the first block containing a; it runs only after a set has
-// said the address is denied.
-func lookup(tbl []block, a netip.Addr, fallback string) string {
-	for i := range tbl {
-		if tbl[i].prefix.Contains(a) {
-			return tbl[i].detail
-		}
-	}
-	return fallback
 }

@@ -17,7 +17,7 @@ type TenantPolicy struct {
 	allowedSuffix []string // "*.acme.com" stored as "acme.com": strict subdomains only
 	deniedExact   map[string]struct{}
 	deniedSuffix  []string
-	allow         *netipx.IPSet
+	allow         rangeTable
 	ports         []uint16
 	plainHTTP     bool
 	upgradeHTTP   bool
@@ -45,8 +45,8 @@ func Compile(p tollgate.Policy) (*TenantPolicy, error) {
 		}
 		allow.AddPrefix(c)
 	}
-	if tp.allow, err = allow.IPSet(); err != nil {
-		return nil, fmt.Errorf("build allow_cidrs set: %w", err)
+	if tp.allow, err = flatten(&allow); err != nil {
+		return nil, fmt.Errorf("allow_cidrs: %w", err)
 	}
 	for i, port := range p.AllowedPorts {
 		if port == 0 {
