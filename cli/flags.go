@@ -17,13 +17,17 @@ type flagSet struct {
 	*flag.FlagSet
 	r    *runner
 	json bool
+	help func()
 }
 
 func (r *runner) flags(name, positional, summary string) *flagSet {
 	fs := &flagSet{FlagSet: flag.NewFlagSet("tollgate "+name, flag.ContinueOnError), r: r}
 	fs.SetOutput(io.Discard)
 	fs.BoolVar(&fs.json, "json", false, "print JSON instead of a table")
-	fs.Usage = func() {
+	// flag calls Usage on every parse error too; keep errors to one line
+	// and print the full usage only for -h.
+	fs.Usage = func() {}
+	fs.help = func() {
 		fmt.Fprintf(r.stderr, "usage: tollgate %s [flags] %s\n%s\n\nflags:\n", name, positional, summary)
 		fs.SetOutput(r.stderr)
 		fs.PrintDefaults()
@@ -39,7 +43,7 @@ func (fs *flagSet) parse(args []string, want int) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				fs.help()
 				return nil, flag.ErrHelp
 			}
 			return nil, usagef("%s: %v; run 'tollgate %s -h' for the flags", strings.TrimPrefix(fs.Name(), "tollgate "), err, strings.TrimPrefix(fs.Name(), "tollgate "))
