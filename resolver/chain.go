@@ -127,7 +127,12 @@ func walk(msg *dns.Msg, name string, qtype uint16, prefix []string) (walked, err
 			break
 		}
 		target := normalize(cname.Target)
-		if target == "" || slices.Contains(prefix, target) || slices.Contains(w.names, target) {
+		if !isHostName(target) {
+			// miekg/dns renders odd bytes as escapes ("loc\097lhost"); such a
+			// name would slip past the policy's name rules, so it is refused.
+			return w, fmt.Errorf("%w: cname %s points to %q, not a host name", ErrServFail, w.end, target)
+		}
+		if slices.Contains(prefix, target) || slices.Contains(w.names, target) {
 			return w, fmt.Errorf("%w: %s points back to %s", ErrCNAMELoop, w.end, target)
 		}
 		if len(prefix)+len(w.names) > MaxCNAMEHops {
@@ -185,6 +190,35 @@ func ttlOf(rr dns.RR) time.Duration {
 // normalize lower-cases a DNS name and drops the root dot.
 func normalize(name string) string {
 	return strings.TrimSuffix(strings.ToLower(name), ".")
+}
+
+// isHostName reports whether name (lower-case, no root dot) is made of
+// letters, digits, hyphens and underscores in labels of 1 to 63 bytes, 253
+// bytes at most.
+func isHostName(name string) bool {
+	if len(name) == 0 || len(name) > 253 {
+		return false
+	}
+	label := 0
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '.':
+			if label == 0 {
+				return false
+			}
+			label = 0
+			continue
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+		label++
+		if label > 63 {
+			return false
+		}
+	}
+	return label > 0
 }
 
 // mergeChain appends the names not yet in chain: the A and AAAA answers

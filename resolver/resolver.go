@@ -97,7 +97,7 @@ func New(cfg Config, reg prometheus.Registerer, now func() time.Time) (*Resolver
 // whose ctx ends first; each query within it is bounded by Config.Timeout.
 func (r *Resolver) Lookup(ctx context.Context, name string) (Answer, error) {
 	name = strings.TrimSuffix(strings.ToLower(name), ".")
-	if _, ok := dns.IsDomainName(name); name == "" || !ok {
+	if !isHostName(name) {
 		r.m.errors.Inc()
 		return Answer{}, fmt.Errorf("resolve %q: invalid name", name)
 	}
