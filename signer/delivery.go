@@ -30,9 +30,15 @@ const (
 // shorter body is an error; a chunked body is decoded. Header names keep
 // their spelling; VerifyRequest finds them in any case.
 func ReadDelivery(r io.Reader) (http.Header, []byte, error) {
+	return readDelivery(r, deliveryLimits{header: maxDeliveryHeaderBytes, body: maxDeliveryBodyBytes})
+}
+
+type deliveryLimits struct{ header, body int }
+
+func readDelivery(r io.Reader, lim deliveryLimits) (http.Header, []byte, error) {
 	br := bufio.NewReaderSize(r, 4096)
 	h := make(http.Header)
-	budget := maxDeliveryHeaderBytes
+	budget := lim.header
 	first := true
 	for {
 		line, err := readLine(br, &budget)
@@ -72,7 +78,7 @@ func ReadDelivery(r io.Reader) (http.Header, []byte, error) {
 			return h, nil, nil
 		}
 	}
-	body, err := readBody(br, h)
+	body, err := readBody(br, h, lim.body)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read delivery body: %w", err)
 	}
@@ -86,7 +92,7 @@ func readLine(br *bufio.Reader, budget *int) (string, error) {
 		frag, err := br.ReadSlice('\n')
 		*budget -= len(frag)
 		if *budget < 0 {
-			return "", fmt.Errorf("header section longer than %d bytes", maxDeliveryHeaderBytes)
+			return "", errors.New("header section too long")
 		}
 		buf = append(buf, frag...)
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -142,16 +148,16 @@ func validHeaderName(s string) bool {
 	return true
 }
 
-func readBody(br *bufio.Reader, h http.Header) ([]byte, error) {
+func readBody(br *bufio.Reader, h http.Header, limit int) ([]byte, error) {
 	if te := strings.ToLower(strings.Join(allHeaders(h, "Transfer-Encoding"), ",")); te != "" {
 		if strings.TrimSpace(te) != "chunked" {
 			return nil, fmt.Errorf("transfer-encoding %q is not supported", te)
 		}
-		return readAllLimited(httputil.NewChunkedReader(br))
+		return readAllLimited(httputil.NewChunkedReader(br), limit)
 	}
 	cls := allHeaders(h, "Content-Length")
 	if len(cls) == 0 {
-		return readAllLimited(br)
+		return readAllLimited(br, limit)
 	}
 	for _, v := range cls[1:] {
 		if v != cls[0] {
@@ -162,8 +168,8 @@ func readBody(br *bufio.Reader, h http.Header) ([]byte, error) {
 	if err != nil || n < 0 || !isDigits(cls[0]) {
 		return nil, fmt.Errorf("invalid content-length %q", clip(cls[0]))
 	}
-	if n > maxDeliveryBodyBytes {
-		return nil, fmt.Errorf("content-length %d exceeds %d bytes", n, maxDeliveryBodyBytes)
+	if n > int64(limit) {
+		return nil, fmt.Errorf("content-length %d exceeds %d bytes", n, limit)
 	}
 	body := make([]byte, n)
 	if got, err := io.ReadFull(br, body); err != nil {
@@ -172,13 +178,13 @@ func readBody(br *bufio.Reader, h http.Header) ([]byte, error) {
 	return body, nil
 }
 
-func readAllLimited(r io.Reader) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r, maxDeliveryBodyBytes+1))
+func readAllLimited(r io.Reader, limit int) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(body) > maxDeliveryBodyBytes {
-		return nil, fmt.Errorf("body exceeds %d bytes", maxDeliveryBodyBytes)
+	if len(body) > limit {
+		return nil, fmt.Errorf("body exceeds %d bytes", limit)
 	}
 	return body, nil
 }

@@ -71,13 +71,26 @@ func TestReadDelivery(t *testing.T) {
 }
 
 func TestReadDeliveryLimits(t *testing.T) {
-	long := "X-Long: " + strings.Repeat("a", maxDeliveryHeaderBytes) + "\r\n\r\n"
-	if _, _, err := ReadDelivery(strings.NewReader(long)); err == nil {
-		t.Fatal("accepted a header section over the limit")
+	lim := deliveryLimits{header: 256, body: 64}
+	tests := []struct {
+		name string
+		in   string
+		ok   bool
+	}{
+		{"header section at the limit", "X-A: " + strings.Repeat("a", 256-5-4) + "\r\n\r\n", true},
+		{"header section over the limit", "X-A: " + strings.Repeat("a", 256-5-3) + "\r\n\r\n", false},
+		{"body at the limit", "X-A: a\r\n\r\n" + strings.Repeat("b", 64), true},
+		{"body over the limit", "X-A: a\r\n\r\n" + strings.Repeat("b", 65), false},
+		{"content-length over the limit", "Content-Length: 65\r\n\r\n" + strings.Repeat("b", 65), false},
+		{"chunked body over the limit", "Transfer-Encoding: chunked\r\n\r\n41\r\n" + strings.Repeat("b", 65) + "\r\n0\r\n\r\n", false},
 	}
-	big := vecHeaders + "\r\n" + strings.Repeat("b", maxDeliveryBodyBytes+1)
-	if _, _, err := ReadDelivery(strings.NewReader(big)); err == nil {
-		t.Fatal("accepted a body over the limit")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := readDelivery(strings.NewReader(tt.in), lim)
+			if (err == nil) != tt.ok {
+				t.Fatalf("readDelivery error = %v, want ok=%v", err, tt.ok)
+			}
+		})
 	}
 }
 
