@@ -98,6 +98,7 @@ type VerifyResult struct {
 	Events   int    `json:"events"`
 	Head     string `json:"head"`
 	FirstBad string `json:"first_bad,omitempty"`
+	Problem  string `json:"problem,omitempty"` // why FirstBad does not verify
 }
 
 // FieldError names one invalid field of a request body.
