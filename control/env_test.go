@@ -79,7 +79,9 @@ func newEnv(t testing.TB) *env {
 	return e
 }
 
-func (e *env) client(token string) *client.Client { return client.New(e.http.URL, token, e.http.Client()) }
+func (e *env) client(token string) *client.Client {
+	return client.New(e.http.URL, token, e.http.Client())
+}
 
 func (e *env) mustTenant(id string) tollgate.Tenant {
 	e.t.Helper()
