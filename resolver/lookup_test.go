@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/tollgate-dev/tollgate/resolver/dnstest"
@@ -212,7 +213,7 @@ func TestLookup(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := dnstest.Start(t)
 			tt.setup(s)
-			r, _, _ := newTest(t, Config{NegativeTTL: 30_000_000_000}, s)
+			r, _, _ := newTest(t, Config{NegativeTTL: 30 * time.Second}, s)
 			a, err := r.Lookup(context.Background(), tt.query)
 			wantErr(t, err, tt.wantErr)
 			if tt.wantErr != nil {
@@ -274,7 +275,7 @@ func TestLookupInvalidName(t *testing.T) {
 func TestAnswerNotShared(t *testing.T) {
 	s := dnstest.Start(t)
 	s.Set("own.example", "own.example. 60 IN CNAME o2.example.", "o2.example. 60 IN A 127.0.0.2")
-	r, _, _ := newTest(t, Config{MinTTL: 5e9}, s)
+	r, _, _ := newTest(t, Config{MinTTL: 5 * time.Second}, s)
 	first := mustLookup(t, r, "own.example")
 	first.Addrs[0] = netip.MustParseAddr("127.0.0.99")
 	first.Chain[1] = "evil.example"

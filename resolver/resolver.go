@@ -161,7 +161,9 @@ func (r *Resolver) fly(ctx context.Context, name string) (any, error) {
 	// A flight for this name may have finished between our cache miss and
 	// this flight starting.
 	if e, ok := r.cache.Get(name); ok && start.Before(e.expires) {
-		return e, nil
+		fresh := *e
+		fresh.ttl = e.expires.Sub(start)
+		return &fresh, nil
 	}
 	res, err := r.resolve(ctx, name)
 	done := r.now()

@@ -149,7 +149,8 @@ func (s *Server) SetRcodeType(name string, qtype uint16, rcode int) {
 }
 
 // Truncate makes UDP answers for name empty with the TC bit set, so a
-// client must retry over TCP to learn anything.
+// client must retry over TCP to learn anything. Both the UDP and the TCP
+// query are counted.
 func (s *Server) Truncate(name string, on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
