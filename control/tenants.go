@@ -163,10 +163,11 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, c *caller) 
 			return forbidden("changing %s needs control:admin", f)
 		}
 	}
-	if err := s.updateTenant(ctx, c, cur, next); err != nil {
+	stored, err := s.updateTenant(ctx, c, cur, next)
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, next)
+	writeJSON(w, http.StatusOK, stored)
 	return nil
 }
 
@@ -209,22 +210,23 @@ func adminFieldChanged(cur, next tollgate.Tenant) string {
 	return ""
 }
 
-func (s *Server) updateTenant(ctx context.Context, c *caller, cur, next tollgate.Tenant) error {
+// updateTenant validates and stores next and returns it as stored.
+func (s *Server) updateTenant(ctx context.Context, c *caller, cur, next tollgate.Tenant) (tollgate.Tenant, error) {
 	if err := validateTenant(&next); err != nil {
-		return err
+		return next, err
 	}
 	next.UpdatedAt = s.now().UTC()
 	if err := s.store.Admin().UpdateTenant(ctx, next); err != nil {
 		if errors.Is(err, tollgate.ErrNotFound) {
-			return notFound("tenant " + quote(next.ID))
+			return next, notFound("tenant " + quote(next.ID))
 		}
-		return wrap(err, "update tenant %q", next.ID)
+		return next, wrap(err, "update tenant %q", next.ID)
 	}
 	if err := s.record(ctx, c, next.ID, "tenant.update", next.ID, map[string]any{"changed": changedFields(cur, next)}); err != nil {
-		return err
+		return next, err
 	}
 	s.reload(ctx)
-	return nil
+	return next, nil
 }
 
 // changedFields lists the top-level JSON fields that differ (names only:
@@ -301,7 +303,7 @@ func (s *Server) UpsertDeclarative(ctx context.Context, tenants []tollgate.Tenan
 			if len(changedFields(norm, t)) == 0 {
 				continue
 			}
-			if err := s.updateTenant(ctx, systemCaller(), cur, t); err != nil {
+			if _, err := s.updateTenant(ctx, systemCaller(), cur, t); err != nil {
 				return fmt.Errorf("declarative tenant %q: %w", t.ID, err)
 			}
 		}
