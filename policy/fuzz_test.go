@@ -233,3 +233,49 @@ func FuzzCheckAddr(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckAddrBoundaries probes the first and last address of every block
+// of SPEC §4.5 and the addresses just outside them against the model, in
+// both the IPv4 and IPv4-mapped forms.
+func TestCheckAddrBoundaries(t *testing.T) {
+	deny := []string{"93.184.216.0/24", "10.9.0.0/16"}
+	allow := []string{"10.0.0.0/8", "169.254.0.0/16", "fd00::/8", "127.0.0.1/32"}
+	plain := mustEngine(t, Config{DenyCIDRs: prefixes(deny...)})
+	opened := mustEngine(t, Config{DenyCIDRs: prefixes(deny...), AllowCIDRs: prefixes(allow...)})
+	var probes []netip.Addr
+	all := append(append(append(append([]string{"2000::/3"}, refAlways...), refSpecial...), deny...), allow...)
+	for _, s := range all {
+		r := netipxRange(netip.MustParsePrefix(s))
+		probes = append(probes, r[0], r[1], r[0].Prev(), r[1].Next())
+	}
+	for _, a := range probes {
+		if !a.IsValid() {
+			continue
+		}
+		forms := []netip.Addr{a}
+		if a.Is4() {
+			forms = append(forms, netip.AddrFrom16(a.As16()))
+		}
+		for _, x := range forms {
+			t.Run(x.String(), func(t *testing.T) {
+				if got, want := plain.CheckAddr(x, 443, nil).Allow, refAllowed(x, deny, nil); got != want {
+					t.Errorf("no allow: CheckAddr(%s) allow = %v; model says %v", x, got, want)
+				}
+				if got, want := opened.CheckAddr(x, 443, nil).Allow, refAllowed(x, deny, allow); got != want {
+					t.Errorf("egress allow: CheckAddr(%s) allow = %v; model says %v", x, got, want)
+				}
+			})
+		}
+	}
+}
+
+// netipxRange is the first and last address of p.
+func netipxRange(p netip.Prefix) [2]netip.Addr {
+	first := p.Masked().Addr()
+	b := first.AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	last, _ := netip.AddrFromSlice(b)
+	return [2]netip.Addr{first, last}
+}

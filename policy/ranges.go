@@ -34,9 +34,10 @@ func alwaysDenied() []block {
 	}
 }
 
-// specialPurpose is tier 3 of SPEC §4.5, most specific first. IPv6
-// outside 2000::/3 is denied as a whole (see specialV6Outside); the v6
-// entries listed outside it only give that refusal a precise name.
+// specialPurpose is tier 3 of SPEC §4.5, most specific first. New also
+// denies all IPv6 outside 2000::/3; the v6 entries listed outside it only
+// give that refusal a precise name. IPv4-mapped addresses are absent
+// because every address is unmapped and judged as IPv4.
 // Embedded-IPv4 forms (NAT64, 6to4, Teredo, IPv4-compatible) are denied
 // and never unwrapped: unwrapping would let a tenant's allow_cidrs, or a
 // translator we do not control, decide where the packet lands.
@@ -61,7 +62,6 @@ func specialPurpose() []block {
 
 		blk("::1/128", "loopback"),
 		blk("::/96", "IPv4-compatible, never unwrapped"),
-		blk("::ffff:0:0/96", "IPv4-mapped"),
 		blk("64:ff9b::/96", "NAT64, never unwrapped"),
 		blk("64:ff9b:1::/48", "local-use NAT64, never unwrapped"),
 		blk("100::/64", "discard-only"),
