@@ -243,8 +243,10 @@ func FuzzOpen(f *testing.F) {
 	f.Add([]byte{}, []byte{})
 	f.Add(sealed[:nonceSize], []byte("id"))
 	f.Fuzz(func(t *testing.T, in, aad []byte) {
+		// Fuzz workers rebuild sealed with a fresh nonce, so the only thing
+		// that may open is a seal of "secret" under "id" (a seed).
 		plain, err := s.Open(in, aad)
-		if err == nil && (!bytes.Equal(in, sealed) || !bytes.Equal(plain, []byte("secret"))) {
+		if err == nil && (!bytes.Equal(plain, []byte("secret")) || !bytes.Equal(aad, []byte("id"))) {
 			t.Fatalf("Open accepted forged input %x", in)
 		}
 	})

@@ -42,7 +42,7 @@ func Sign(key []byte, id string, ts int64, body []byte) string {
 }
 
 // SignatureHeader returns one Sign entry per key, space-separated, in the
-// order given (newest key first by convention).
+// order given (newest key first by convention); no keys gives "".
 func SignatureHeader(keys [][]byte, id string, ts int64, body []byte) string {
 	if len(keys) == 1 {
 		return Sign(keys[0], id, ts, body)

@@ -117,11 +117,13 @@ func parseSignatures(header string) [][sha256.Size]byte {
 		if !ok || version != "v1" || len(sig) != macB64Len {
 			continue
 		}
-		var m [sha256.Size]byte
-		if n, err := base64.StdEncoding.Strict().Decode(m[:], []byte(sig)); err != nil || n != sha256.Size {
+		// 44 characters without padding decode to 33 bytes: the buffer must
+		// hold DecodedLen, and the length check rejects them.
+		var buf [macB64Len / 4 * 3]byte
+		if n, err := base64.StdEncoding.Strict().Decode(buf[:], []byte(sig)); err != nil || n != sha256.Size {
 			continue
 		}
-		out = append(out, m)
+		out = append(out, [sha256.Size]byte(buf[:sha256.Size]))
 	}
 	return out
 }

@@ -144,6 +144,7 @@ func TestParseSignatures(t *testing.T) {
 		{signatureHeaderSeeds[5], 0},
 		{signatureHeaderSeeds[6], 0},
 		{"v1,g0hM9SsE-OTPJTGt_tmIKtSyZlE3uFJELVlNIOLJ1OE=", 0}, // url-safe
+		{"v1,00000000000000000000000000000000000000000000", 0}, // 44 chars without padding: 33 bytes
 		{"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OF=", 0}, // non-canonical padding bits
 	}
 	for _, tt := range tests {
