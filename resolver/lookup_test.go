@@ -288,3 +288,35 @@ func TestAnswerNotShared(t *testing.T) {
 		t.Fatalf("cached answer changed by a caller: %v %v", second.Addrs, second.Chain)
 	}
 }
+
+func TestLookupAnswerSize(t *testing.T) {
+	tests := []struct {
+		name     string
+		records  int
+		wantAQry int // A queries: 1 over UDP, 2 when retried over TCP
+	}{
+		// About 1 KB: over the 512 bytes of plain DNS, inside the EDNS0
+		// buffer of 1232, so no TCP retry.
+		{"fits the edns0 buffer", 60, 1},
+		// About 1.6 KB: truncated by the server, complete over TCP.
+		{"larger than the edns0 buffer", 100, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := dnstest.Start(t)
+			var rrs []string
+			for i := range tt.records {
+				rrs = append(rrs, fmt.Sprintf("big.example. 60 IN A 127.0.%d.%d", i/250, i%250+1))
+			}
+			s.Set("big.example", rrs...)
+			r, _, _ := newTest(t, Config{}, s)
+			a := mustLookup(t, r, "big.example")
+			if len(a.Addrs) != tt.records {
+				t.Fatalf("got %d addresses, want %d", len(a.Addrs), tt.records)
+			}
+			if got := s.QueriesByType("big.example", dns.TypeA); got != tt.wantAQry {
+				t.Fatalf("A queries = %d, want %d", got, tt.wantAQry)
+			}
+		})
+	}
+}
