@@ -8,11 +8,14 @@
 // Scoped repo does SET LOCAL ROLE tollgate_app and sets app.tenant_id for
 // the transaction, and the tables' forced RLS policies show that role only
 // that tenant's rows (nothing at all when the setting is unset or empty, so
-// platform keys, tenant_id '', are never visible to it). The admin path does
+// platform keys, whose tenant_id is empty, are never visible to it). The admin path does
 // SET LOCAL ROLE tollgate_admin, whose permissive policy sees every row.
 // Neither role has BYPASSRLS or owns a table. The roles are cluster-global
 // and created idempotently on Open, so the connecting user needs CREATEROLE
-// (or the roles must exist and be granted to it).
+// (or the roles must exist and be granted to it). SET ROLE is checked
+// against the session user, so SQL running on the connection could switch
+// back: the isolation holds against every query the store builds (values
+// are always parameters), not against arbitrary SQL on its connections.
 //
 // Audit. Appenders lock each chain's audit_heads row (SELECT ... FOR
 // UPDATE, rows inserted on first use, always locked in byte order) before

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -184,3 +185,19 @@ func mustEqual(t testing.TB, what string, got, want any) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// Plaintext returns a fresh key string in the SPEC §3 shape (tg_live_ and
+// 49 base62 characters), recognisable when scanning storage for leaks.
+func Plaintext(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, 49)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	for i := range b {
+		b[i] = base62[int(b[i])%len(base62)]
+	}
+	return "tg_live_" + string(b)
+}
