@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"slices"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -36,7 +33,16 @@ func Canonical(e tollgate.AuditEvent) []byte {
 	if err != nil {
 		meta = appendString(nil, string(e.Metadata))
 	}
-	return appendCanonical(make([]byte, 0, 256+len(meta)), &e, meta)
+	return appendCanonical(make([]byte, 0, canonicalSize(&e, meta)), &e, meta)
+}
+
+// canonicalSize estimates the canonical length (exact unless strings need
+// escaping) so the buffer is allocated once.
+func canonicalSize(e *tollgate.AuditEvent, meta []byte) int {
+	const fixed = len(`{"action":"","actor":"","actor_type":"","client_ip":"","id":"","metadata":,"outcome":"",` +
+		`"prev_hash":"","reason":"","target":"","tenant":"","time":"2006-01-02T15:04:05.000000Z"}`)
+	return fixed + len(meta) + len(e.Action) + len(e.Actor) + len(e.ActorType) + len(e.ClientIP) + len(e.ID) +
+		len(e.Outcome) + len(e.PrevHash) + len(e.Reason) + len(e.Target) + len(e.Tenant)
 }
 
 // NormalizeTime returns t as Canonical writes it: UTC, truncated to
@@ -84,108 +90,31 @@ func CanonicalMetadata(raw json.RawMessage) (json.RawMessage, error) {
 }
 
 func canonicalMetadata(raw []byte) (json.RawMessage, error) {
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || string(trimmed) == "null" {
+	p := parser{data: raw}
+	p.skipSpace()
+	if p.pos == len(raw) || isNullThenSpace(raw[p.pos:]) {
 		return emptyMetadata, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.UseNumber()
-	out, err := appendValue(make([]byte, 0, len(trimmed)), dec, 0)
+	out, err := p.value(make([]byte, 0, len(raw)), 0)
+	if err == nil {
+		p.skipSpace()
+		if p.pos != len(raw) {
+			err = p.fail("data after the value")
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidMetadata, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: data after the value", ErrInvalidMetadata)
 	}
 	return out, nil
 }
 
-// appendValue reads one JSON value from dec and appends its canonical form.
-func appendValue(b []byte, dec *json.Decoder, depth int) ([]byte, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
+func isNullThenSpace(b []byte) bool {
+	if !bytes.HasPrefix(b, []byte("null")) {
+		return false
 	}
-	switch v := tok.(type) {
-	case json.Delim:
-		if depth >= maxDepth {
-			return nil, fmt.Errorf("nested deeper than %d levels", maxDepth)
-		}
-		if v == '[' {
-			return appendArray(b, dec, depth+1)
-		}
-		return appendObject(b, dec, depth+1)
-	case string:
-		return appendString(b, v), nil
-	case json.Number:
-		return append(b, v...), nil
-	case bool:
-		if v {
-			return append(b, "true"...), nil
-		}
-		return append(b, "false"...), nil
-	case nil:
-		return append(b, "null"...), nil
-	}
-	return nil, fmt.Errorf("unexpected token %v", tok)
-}
-
-func appendArray(b []byte, dec *json.Decoder, depth int) ([]byte, error) {
-	b = append(b, '[')
-	for i := 0; dec.More(); i++ {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		var err error
-		if b, err = appendValue(b, dec, depth); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing ]
-		return nil, err
-	}
-	return append(b, ']'), nil
-}
-
-type member struct {
-	key   string
-	value []byte
-}
-
-func appendObject(b []byte, dec *json.Decoder, depth int) ([]byte, error) {
-	var members []member
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, fmt.Errorf("object key %v is not a string", tok)
-		}
-		value, err := appendValue(nil, dec, depth)
-		if err != nil {
-			return nil, err
-		}
-		members = append(members, member{key: key, value: value})
-	}
-	if _, err := dec.Token(); err != nil { // the closing }
-		return nil, err
-	}
-	slices.SortFunc(members, func(x, y member) int { return strings.Compare(x.key, y.key) })
-	b = append(b, '{')
-	for i, m := range members {
-		if i > 0 {
-			if members[i-1].key == m.key {
-				return nil, fmt.Errorf("duplicate object key %q", m.key)
-			}
-			b = append(b, ',')
-		}
-		b = appendString(b, m.key)
-		b = append(b, ':')
-		b = append(b, m.value...)
-	}
-	return append(b, '}'), nil
+	p := parser{data: b, pos: 4}
+	p.skipSpace()
+	return p.pos == len(b)
 }
 
 const hexDigits = "0123456789abcdef"
@@ -202,22 +131,7 @@ func appendString(b []byte, s string) []byte {
 				continue
 			}
 			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
+			b = appendEscape(b, c)
 			i++
 			start = i
 			continue
@@ -234,4 +148,23 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendEscape writes the escape of an ASCII byte JSON requires escaping.
+func appendEscape(b []byte, c byte) []byte {
+	switch c {
+	case '"', '\\':
+		return append(b, '\\', c)
+	case '\b':
+		return append(b, '\\', 'b')
+	case '\f':
+		return append(b, '\\', 'f')
+	case '\n':
+		return append(b, '\\', 'n')
+	case '\r':
+		return append(b, '\\', 'r')
+	case '\t':
+		return append(b, '\\', 't')
+	}
+	return append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 }

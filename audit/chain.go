@@ -43,10 +43,12 @@ func Seal(prevHash string, e *tollgate.AuditEvent) {
 }
 
 func hashEvent(e *tollgate.AuditEvent, canonicalMeta []byte) string {
-	b := make([]byte, 0, 320+len(canonicalMeta))
+	b := make([]byte, 0, canonicalSize(e, canonicalMeta)+len(e.PrevHash))
 	b = append(b, e.PrevHash...)
 	sum := sha256.Sum256(appendCanonical(b, e, canonicalMeta))
-	return hex.EncodeToString(sum[:])
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 // VerifyResult is the outcome of walking one chain (GET /v1/audit/verify).

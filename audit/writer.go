@@ -146,9 +146,13 @@ func (w *Writer) Close(ctx context.Context) error {
 	select {
 	case <-w.done:
 	case <-ctx.Done():
-		w.abortOnce.Do(func() { close(w.abort) })
-		w.cancel()
-		return fmt.Errorf("close audit writer: %w", ctx.Err())
+		select {
+		case <-w.done: // finished just as ctx ended: not a failure
+		default:
+			w.abortOnce.Do(func() { close(w.abort) })
+			w.cancel()
+			return fmt.Errorf("close audit writer: %w", ctx.Err())
+		}
 	}
 	if n := w.lost.Load(); n > 0 {
 		return fmt.Errorf("close audit writer: %d events not written", n)
