@@ -22,8 +22,9 @@ const maxDepth = 64
 // key or nests deeper than 64 levels.
 var ErrInvalidMetadata = errors.New("invalid audit metadata")
 
-// emptyMetadata is the one canonical form of "no metadata".
-var emptyMetadata = json.RawMessage("{}")
+// emptyMetadata is the one canonical form of "no metadata"; callers get a
+// fresh copy each time because RawMessage is mutable.
+const emptyMetadata = "{}"
 
 // Canonical returns the canonical JSON of e without its hash (see the
 // package documentation for the rules). It never fails: metadata that is
@@ -93,7 +94,7 @@ func canonicalMetadata(raw []byte) (json.RawMessage, error) {
 	p := parser{data: raw}
 	p.skipSpace()
 	if p.pos == len(raw) || isNullThenSpace(raw[p.pos:]) {
-		return emptyMetadata, nil
+		return json.RawMessage(emptyMetadata), nil
 	}
 	out, err := p.value(make([]byte, 0, len(raw)), 0)
 	if err == nil {

@@ -44,11 +44,11 @@ func SafeMetadata(m map[string]any) json.RawMessage {
 	raw, err := json.Marshal(clean)
 	if err != nil {
 		// clean holds only what json.Unmarshal produced and strings.
-		return emptyMetadata
+		return json.RawMessage(emptyMetadata)
 	}
 	out, err := canonicalMetadata(raw)
 	if err != nil {
-		return emptyMetadata
+		return json.RawMessage(emptyMetadata)
 	}
 	return out
 }
