@@ -60,11 +60,27 @@ type cell struct {
 	per int64
 }
 
+// rate returns the tat of a request-rate cell under p, first carrying the
+// cell over to p if its limit changed. The conversion is stored even when
+// the request is then refused: it charges nothing, and converting the same
+// debt again at a later instant would let it drain at the wrong speed.
 func (c *cell) rate(now int64, p gcraParams) int64 {
 	if c == nil {
 		return now
 	}
-	return rescale(c.tat, now, p.interval, c.per)
+	if c.per != p.interval {
+		c.tat, c.per = rescale(c.tat, now, p.interval, c.per), p.interval
+	}
+	return c.tat
+}
+
+// bytes does the same for a bandwidth cell, whose debt shrinks as the byte
+// rate grows.
+func (c *cell) bytes(now, bps int64) int64 {
+	if c.per != bps {
+		c.tat, c.per = rescale(c.tat, now, c.per, bps), bps
+	}
+	return c.tat
 }
 
 var _ tollgate.Limiter = (*Memory)(nil)
@@ -126,14 +142,7 @@ func (m *Memory) Admit(_ context.Context, req tollgate.QuotaRequest) (tollgate.Q
 }
 
 func (m *Memory) admit(req *tollgate.QuotaRequest) tollgate.QuotaResult {
-	now := m.clock()
 	q := &req.Quotas
-	var v verdict
-	if m.global.interval > 0 {
-		if _, w, ok := gcraCheck(m.globalTAT.Load(), now, m.global); !ok {
-			v.refuse(tollgate.LimitGlobalRPS, w)
-		}
-	}
 	tp := rateParams(q.RequestsPerSecond, q.Burst, nsPerSec)
 	var kp, hp gcraParams
 	if req.KeyID != "" {
@@ -142,7 +151,18 @@ func (m *Memory) admit(req *tollgate.QuotaRequest) tollgate.QuotaResult {
 	if req.Host != "" {
 		hp = rateParams(q.PerHostRequestsPerSecond, 0, nsPerSec)
 	}
-	if tp.interval == 0 && kp.interval == 0 && hp.interval == 0 && q.BytesPerSecond <= 0 {
+	tenantLimited := tp.interval > 0 || kp.interval > 0 || hp.interval > 0 || q.BytesPerSecond > 0
+	if !tenantLimited && m.global.interval == 0 {
+		return tollgate.QuotaResult{Allowed: true}
+	}
+	now := m.clock()
+	var v verdict
+	if m.global.interval > 0 {
+		if _, w, ok := gcraCheck(m.globalTAT.Load(), now, m.global); !ok {
+			v.refuse(tollgate.LimitGlobalRPS, w)
+		}
+	}
+	if !tenantLimited {
 		return m.commitGlobal(v, now)
 	}
 
@@ -163,7 +183,7 @@ func (m *Memory) admit(req *tollgate.QuotaRequest) tollgate.QuotaResult {
 	var tNext, kNext, hNext int64
 	var kCell, hCell *cell
 	if tp.interval > 0 {
-		next, w, ok := gcraCheck(st.rps.rate(now, tp), now, tp)
+		next, w, ok := gcraCheck((&st.rps).rate(now, tp), now, tp)
 		if !ok {
 			v.refuse(tollgate.LimitTenantRPS, w)
 		}
@@ -186,8 +206,7 @@ func (m *Memory) admit(req *tollgate.QuotaRequest) tollgate.QuotaResult {
 		hNext = next
 	}
 	if q.BytesPerSecond > 0 {
-		tat := rescale(st.bw.tat, now, st.bw.per, q.BytesPerSecond)
-		if w, ok := debtCheck(tat, now, int64(bandwidthWindow)); !ok {
+		if w, ok := debtCheck(st.bw.bytes(now, q.BytesPerSecond), now, int64(bandwidthWindow)); !ok {
 			v.refuse(tollgate.LimitTenantBandwidth, w)
 		}
 	}
@@ -307,8 +326,7 @@ func (m *Memory) Transfer(_ context.Context, tenant string, bytesPerSecond int64
 		st = &tenantState{rps: cell{tat: now}, bw: cell{tat: now}}
 		sh.tenants[tenant] = st
 	}
-	tat := rescale(st.bw.tat, now, st.bw.per, bytesPerSecond)
-	next, pause := debtCharge(tat, now, cost, int64(bandwidthWindow))
+	next, pause := debtCharge(st.bw.bytes(now, bytesPerSecond), now, cost, int64(bandwidthWindow))
 	st.bw = cell{tat: next, per: bytesPerSecond}
 	return nanos(pause), nil
 }

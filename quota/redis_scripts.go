@@ -40,7 +40,16 @@ for i = 1, 4 do
   local iv = tonumber(ARGV[2*i-1])
   if iv > 0 then
     local tat, per = read(KEYS[i])
-    tat = rescale(tat or now, now, iv, per)
+    if tat and per ~= iv then
+      -- Stored even on refusal: a conversion charges nothing, and
+      -- converting the same debt again later would drain it at the
+      -- wrong speed.
+      tat = rescale(tat, now, iv, per)
+      if tat > now then
+        redis.call('SET', KEYS[i], string.format('%.0f:%.0f', tat, iv), 'PX', math.ceil((tat - now) / 1000) + 1)
+      end
+    end
+    tat = tat or now
     if tat < now then tat = now end
     local nt = tat + iv
     local wait = nt - tonumber(ARGV[2*i]) - now
@@ -55,8 +64,14 @@ end
 local bwtol = tonumber(ARGV[9])
 if bwtol > 0 then
   local tat, per = read(KEYS[5])
+  local bps = tonumber(ARGV[10])
+  if tat and per ~= bps then
+    tat = rescale(tat, now, per, bps)
+    if tat > now then
+      redis.call('SET', KEYS[5], string.format('%.0f:%.0f', tat, bps), 'PX', math.ceil((tat - now) / 1000) + 1)
+    end
+  end
   if tat then
-    tat = rescale(tat, now, per, tonumber(ARGV[10]))
     local wait = tat - now - bwtol
     if wait > 0 and (best == 0 or wait > bestWait) then best, bestWait = 5, wait end
   end
