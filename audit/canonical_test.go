@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/audit"
@@ -204,6 +205,17 @@ func FuzzCanonical(f *testing.F) {
 			t.Fatalf("not valid JSON: %q", got)
 		}
 		assertStable(t, got)
+		var back tollgate.AuditEvent
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatal(err)
+		}
+		// Escaping is lossless for valid UTF-8 (invalid bytes become U+FFFD).
+		if utf8.ValidString(target) && back.Target != target || utf8.ValidString(reason) && back.Reason != reason {
+			t.Fatalf("strings changed: %q %q -> %q %q", target, reason, back.Target, back.Reason)
+		}
+		if !back.Time.Equal(audit.NormalizeTime(e.Time)) {
+			t.Fatalf("time %v -> %v", e.Time, back.Time)
+		}
 
 		canon, err := audit.CanonicalMetadata(json.RawMessage(meta))
 		if err != nil {
