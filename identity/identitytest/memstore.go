@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -361,7 +362,8 @@ func (a *auditStore) ListAudit(_ context.Context, q tollgate.AuditQuery) ([]toll
 		}
 		out = append(out, e)
 	}
-	return page(out, func(e tollgate.AuditEvent) string { return fmt.Sprintf("%020d", e.Seq) }, q.Page)
+	// Newest first, as the store conformance suite requires.
+	return page(out, func(e tollgate.AuditEvent) string { return fmt.Sprintf("%020d", math.MaxInt64-e.Seq) }, q.Page)
 }
 
 func (a *auditStore) ScanAudit(_ context.Context, tenant string, fn func(tollgate.AuditEvent) error) error {
