@@ -75,7 +75,7 @@ func auditList(ctx context.Context, r *runner, args []string) error {
 	t := newTable(r.stdout, "TIME", "TENANT", "ACTOR", "ACTION", "TARGET", "OUTCOME", "REASON", "ID")
 	for _, e := range page.Items {
 		actor := string(e.ActorType)
-		if e.Actor != "" {
+		if e.Actor != "" && e.Actor != actor {
 			actor += ":" + e.Actor
 		}
 		t.row(fmtTime(e.Time), orDash(e.Tenant, "(platform)"), actor, e.Action, e.Target, string(e.Outcome), e.Reason, e.ID)
