@@ -191,6 +191,8 @@ func TestParseErrors(t *testing.T) {
 		{"listen port 0", "proxy:\n  listen: 127.0.0.1:0\n", []wantErr{{2, "proxy.listen", "between 1 and 65535"}}},
 		{"listen port too big", "control:\n  listen: 127.0.0.1:65536\n", []wantErr{{2, "control.listen", "between 1 and 65535"}}},
 		{"listen same as proxy", "control:\n  listen: 127.0.0.1:3128\n", []wantErr{{2, "control.listen", "must differ"}}},
+		{"control on the proxy port of every interface", "proxy:\n  listen: 0.0.0.0:3128\ncontrol:\n  listen: 127.0.0.1:3128\n", []wantErr{{4, "control.listen", "must differ"}}},
+		{"tls on the proxy port", "proxy:\n  listen: 127.0.0.1:3128\n  tls_listen: \"[::]:3128\"\n  tls_cert_file: a\n  tls_key_file: b\n", []wantErr{{3, "proxy.tls_listen", "must differ"}}},
 		{"tls_listen without cert", "proxy:\n  tls_listen: 127.0.0.1:3129\n", []wantErr{{2, "proxy.tls_listen", "needs proxy.tls_cert_file"}}},
 		{"cert without tls_listen", "proxy:\n  tls_cert_file: a.pem\n", []wantErr{{2, "proxy.tls_cert_file", "only together"}}},
 		{"negative timeout", "proxy:\n  connect_timeout: -1s\n", []wantErr{{2, "proxy.connect_timeout", "must be positive"}}},
@@ -248,6 +250,7 @@ func TestParseValid(t *testing.T) {
 	}{
 		{"listen all interfaces", "proxy:\n  listen: \":3128\"\n", func(c *Config) bool { return c.Proxy.Listen == ":3128" }},
 		{"listen ipv6", "proxy:\n  listen: \"[::1]:3128\"\n", func(c *Config) bool { return c.Proxy.Listen == "[::1]:3128" }},
+		{"same port on different hosts", "proxy:\n  listen: 127.0.0.1:3128\ncontrol:\n  listen: 127.0.0.2:3128\n", func(c *Config) bool { return c.Control.Listen == "127.0.0.2:3128" }},
 		{"listen hostname", "proxy:\n  listen: localhost:3128\n", func(c *Config) bool { return c.Proxy.Listen == "localhost:3128" }},
 		{"bare ipv4 is /32", "egress:\n  deny_cidrs: [203.0.113.9]\n", func(c *Config) bool {
 			return c.Egress.DenyCIDRs[0] == netip.MustParsePrefix("203.0.113.9/32")

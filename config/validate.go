@@ -25,7 +25,7 @@ func (c *Config) validate() Errors {
 	v := &validator{c: c}
 	c.validateProxy(v)
 	v.listen("control.listen", c.Control.Listen)
-	if c.Control.Listen == c.Proxy.Listen || (c.Proxy.TLSListen != "" && c.Control.Listen == c.Proxy.TLSListen) {
+	if clash(c.Control.Listen, c.Proxy.Listen) || (c.Proxy.TLSListen != "" && clash(c.Control.Listen, c.Proxy.TLSListen)) {
 		v.add("control.listen", "must differ from the proxy listeners")
 	}
 	v.nonEmpty("control.admin_token_file", c.Control.AdminTokenFile)
@@ -113,7 +113,7 @@ func (c *Config) validateProxy(v *validator) {
 	v.listen("proxy.listen", p.Listen)
 	if p.TLSListen != "" {
 		v.listen("proxy.tls_listen", p.TLSListen)
-		if p.TLSListen == p.Listen {
+		if clash(p.TLSListen, p.Listen) {
 			v.add("proxy.tls_listen", "must differ from proxy.listen")
 		}
 		if p.TLSCertFile == "" || p.TLSKeyFile == "" {
@@ -126,6 +126,18 @@ func (c *Config) validateProxy(v *validator) {
 	v.positive("proxy.read_header_timeout", int64(p.ReadHeaderTimeout))
 	v.positive("proxy.idle_timeout", int64(p.IdleTimeout))
 	v.positive("proxy.max_tunnel_duration", int64(p.MaxTunnelDuration))
+}
+
+// clash reports whether two listen addresses would fight over one port: the
+// same port on the same host, or on any host when one of them is a wildcard.
+func clash(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return pa == pb && (ha == hb || wild(ha) || wild(hb))
 }
 
 func validLevel(l slog.Level) bool {
