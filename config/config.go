@@ -248,16 +248,12 @@ func (d *decoder) decodeConfig(n *yaml.Node, c *Config) {
 		"defaults": func(v *yaml.Node) { defaults = v },
 		"tenants":  func(v *yaml.Node) { tenants = v },
 	}})
-	if defaults != nil {
-		d.lines["defaults"] = defaults.Line
-		if !isNull(defaults) {
-			d.decodeStruct(defaults, valueOf(&c.Defaults), "defaults", structOpts{only: defaultsKeys})
-		}
+	if defaults != nil && !isNull(defaults) {
+		d.decodeStruct(defaults, valueOf(&c.Defaults), "defaults", structOpts{only: defaultsKeys})
 	}
 	if tenants == nil {
 		return
 	}
-	d.lines["tenants"] = tenants.Line
 	if isNull(tenants) {
 		return
 	}
