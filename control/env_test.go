@@ -43,6 +43,8 @@ type env struct {
 	clock  *clock
 	admin  *client.Client
 	keys   map[string]client.CreatedKey
+	// readyErr is what the backends readiness check reports (nil: ready).
+	readyErr atomic.Pointer[error]
 }
 
 func newEnv(t testing.TB) *env {
@@ -72,6 +74,12 @@ func newEnv(t testing.TB) *env {
 		Sealer:   sealer,
 		CAPEM:    func() []byte { return []byte("-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n") },
 		Metrics:  http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "tollgate_up 1\n") }),
+		Ready: func(context.Context) error {
+			if p := e.readyErr.Load(); p != nil {
+				return *p
+			}
+			return nil
+		},
 		Defaults: tollgate.DefaultTenant(),
 		Now:      e.clock.Now,
 	})

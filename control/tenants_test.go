@@ -398,3 +398,42 @@ func TestEnsureTenant(t *testing.T) {
 		t.Errorf("anonymous request refused: %+v", d)
 	}
 }
+
+func TestHealthAndReadiness(t *testing.T) {
+	e := newEnv(t)
+	status, _, body := e.do("GET", "/healthz", "", "", "")
+	if status != 200 || strings.TrimSpace(string(body)) != "ok" {
+		t.Errorf("healthz %d %q", status, body)
+	}
+	tests := []struct {
+		name   string
+		ready  error
+		status int
+		checks map[string]string
+	}{
+		{"ready", nil, 200, map[string]string{"store": "ok", "backends": "ok"}},
+		{"backend down", errors.New("redis 127.0.0.1:6379: connection refused"), 503,
+			map[string]string{"store": "ok", "backends": "unavailable"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e.readyErr.Store(&tc.ready)
+			status, _, body := e.do("GET", "/readyz", "", "", "")
+			var got struct {
+				Status string            `json:"status"`
+				Checks map[string]string `json:"checks"`
+			}
+			mustJSON(t, body, &got)
+			if status != tc.status || fmt.Sprint(got.Checks) != fmt.Sprint(tc.checks) || strings.Contains(string(body), "redis") {
+				t.Errorf("readyz %d %s", status, body)
+			}
+		})
+	}
+	status, hdr, body := e.do("GET", "/v1/intercept-ca.pem", "", "", "")
+	if status != 200 || hdr.Get("Content-Type") != "application/x-pem-file" || !strings.HasPrefix(string(body), "-----BEGIN CERTIFICATE-----") {
+		t.Errorf("CA %d %q", status, body)
+	}
+	if status, _, body := e.do("GET", "/metrics", "", "", ""); status != 200 || !strings.Contains(string(body), "tollgate_up") {
+		t.Errorf("metrics %d %q", status, body)
+	}
+}
