@@ -113,4 +113,3 @@ func BenchmarkMemoryAcquireRelease(b *testing.B) {
 		release()
 	}
 }
-
