@@ -251,3 +251,21 @@ func TestWhoAmI(t *testing.T) {
 		t.Errorf("key whoami %+v %v", who, err)
 	}
 }
+
+func TestClientTypedCreateAndCA(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tn := tollgate.DefaultTenant()
+	tn.ID, tn.Name, tn.Mode = "typed", "Typed", tollgate.ModeIntercept
+	got, err := e.admin.CreateTenant(ctx, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "typed" || got.Mode != tollgate.ModeIntercept || !slices.Equal(got.Policy.AllowedPorts, []uint16{80, 443}) {
+		t.Errorf("created %+v", got)
+	}
+	pem, err := client.New(e.http.URL, "", e.http.Client()).InterceptCA(ctx)
+	if err != nil || !strings.Contains(string(pem), "BEGIN CERTIFICATE") {
+		t.Errorf("CA %q %v", pem, err)
+	}
+}

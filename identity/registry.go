@@ -57,6 +57,9 @@ type Registry struct {
 
 	cbMu      sync.Mutex
 	callbacks []func()
+	// runMu runs one swap's callbacks at a time, so a slow callback of an
+	// older swap never interleaves with a newer one.
+	runMu sync.Mutex
 }
 
 // NewRegistry returns a registry with an empty snapshot; call Reload before
@@ -97,6 +100,8 @@ func (r *Registry) Reload(ctx context.Context) error {
 	for _, id := range skipped {
 		r.logger.Warn("api key has no valid hash; ignored", "key_id", id)
 	}
+	r.runMu.Lock()
+	defer r.runMu.Unlock()
 	r.cbMu.Lock()
 	cbs := append([]func(){}, r.callbacks...)
 	r.cbMu.Unlock()
@@ -106,7 +111,8 @@ func (r *Registry) Reload(ctx context.Context) error {
 	return nil
 }
 
-// OnSwap registers fn to run after every swap, on the goroutine that reloaded.
+// OnSwap registers fn to run after every swap, on the goroutine that
+// reloaded, one swap at a time. fn must not call Reload.
 func (r *Registry) OnSwap(fn func()) {
 	r.cbMu.Lock()
 	r.callbacks = append(r.callbacks, fn)

@@ -139,7 +139,9 @@ func (c *Client) WhoAmI(ctx context.Context) (WhoAmI, error) {
 	return w, c.do(ctx, http.MethodGet, "/v1/whoami", nil, "", nil, &w)
 }
 
-// CreateTenant creates t; omitted fields take the server's defaults.
+// CreateTenant creates t. Every field is sent, so start from
+// tollgate.DefaultTenant(); to inherit the server's configured defaults use
+// CreateTenantJSON with only the fields you mean to set.
 func (c *Client) CreateTenant(ctx context.Context, t tollgate.Tenant) (tollgate.Tenant, error) {
 	var out tollgate.Tenant
 	return out, c.do(ctx, http.MethodPost, "/v1/tenants", nil, "", t, &out)
