@@ -21,14 +21,20 @@ type QuotaResult struct {
 	RetryAfter time.Duration
 }
 
-// Limiter enforces egress quotas. Implementations: quota/memory-backed
-// and quota/redis-backed; the proxy sees only this interface.
+// Limiter enforces egress quotas. Implementations: quota.Memory (one
+// process) and quota.Redis (shared by replicas); the proxy sees only this
+// interface.
 type Limiter interface {
 	// Admit charges one request against the global, tenant, key and host
-	// rate limits and the tenant's byte budget state.
+	// rate limits and checks the tenant's byte budget. It charges every
+	// limit or none: a refusal consumes nothing. A refusal names the limit
+	// that keeps the request waiting longest, with the exact RetryAfter.
+	// An error means the caller's context ended; backend failures are
+	// handled inside, as configured.
 	Admit(ctx context.Context, req QuotaRequest) (QuotaResult, error)
 	// Acquire takes one of the tenant's concurrency slots (max 0 = unlimited).
-	// release must be called exactly once, whatever happens to the request.
+	// release is never nil, even on refusal or error; call it once the
+	// request or tunnel ends, whatever happens. Extra calls are no-ops.
 	Acquire(ctx context.Context, tenant string, max int) (release func(), res QuotaResult, err error)
 	// Transfer charges n bytes to the tenant's bandwidth budget and returns
 	// how long the caller should pause before moving more (throttling).

@@ -83,8 +83,24 @@ func NewRedis(client redis.UniversalClient, prefix string, opts Options, reg pro
 // Healthy reports whether the last call to Redis succeeded.
 func (r *Redis) Healthy() bool { return r.healthy.Load() }
 
-// Close stops refreshing held leases; they expire within LeaseTTL. It does
-// not close the client, which the caller owns.
+// Check pings Redis now and records the outcome, so that /readyz can tell
+// before the first decision whether the backend answers. It returns the
+// error of a failed ping.
+func (r *Redis) Check(ctx context.Context) error {
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		if !callerGone(ctx, err) {
+			r.backendFailed(err)
+		}
+		return fmt.Errorf("ping quota backend: %w", err)
+	}
+	r.backendOK()
+	return nil
+}
+
+// Close stops refreshing held leases; they expire within LeaseTTL, as a
+// crashed replica's do. Leases taken after Close are not refreshed either,
+// so call it only at shutdown. It does not close the client, which the
+// caller owns.
 func (r *Redis) Close() error {
 	r.leases.close()
 	return nil
@@ -263,6 +279,8 @@ func (r *Redis) Acquire(ctx context.Context, tenant string, max int) (func(), to
 	return r.local.Acquire(ctx, tenant, scaleQuotas(tollgate.Quotas{MaxConcurrent: max}, r.opts.Replicas).MaxConcurrent)
 }
 
+// acquireRedis takes a lease. If the call fails after Redis ran the
+// script, the lease is never refreshed and frees itself within LeaseTTL.
 func (r *Redis) acquireRedis(ctx context.Context, tenant string, max int) (func(), tollgate.QuotaResult, error) {
 	key := r.key("c", tenant)
 	id := r.leases.newID()

@@ -357,6 +357,9 @@ func TestRedisBackendDown(t *testing.T) {
 			if r.Healthy() {
 				t.Fatal("Healthy() with Redis down")
 			}
+			if err := r.Check(ctx); err == nil {
+				t.Fatal("Check() succeeded with Redis down")
+			}
 			if n := logs.count(slog.LevelWarn); n != 1 {
 				t.Fatalf("%d warnings for one outage, want 1", n)
 			}
@@ -371,6 +374,7 @@ func TestRedisBackendDown(t *testing.T) {
 // end, and the injected clock to step through probe intervals.
 func TestRedisRecovers(t *testing.T) {
 	c := testRedisClient(t)
+	ctx := context.Background()
 	outage := &outageHook{}
 	c.AddHook(outage)
 	clk := newFakeClock()
@@ -380,6 +384,9 @@ func TestRedisRecovers(t *testing.T) {
 	t.Cleanup(func() { _ = r.Close() })
 	q := tollgate.QuotaRequest{Tenant: "acme", Quotas: tollgate.Quotas{RequestsPerSecond: 1000}}
 
+	if err := r.Check(ctx); err != nil || !r.Healthy() {
+		t.Fatalf("Check() = %v, healthy %v; want nil, true", err, r.Healthy())
+	}
 	mustAdmit(t, r, q)
 	outage.down.Store(true)
 	outage.tries.Store(0)
