@@ -62,18 +62,20 @@ func (s *Server) authorize(r *http.Request, need access) (*caller, error) {
 		c.read, c.write = true, true
 		return c, nil
 	}
+	// From here on c is returned with the refusal, so that the caller can
+	// record who was refused.
 	if !c.read {
-		return nil, forbidden("this key carries no control scope")
+		return c, forbidden("this key carries no control scope")
 	}
 	switch need {
 	case adminOnly:
-		return nil, forbidden("this route needs control:admin")
+		return c, forbidden("this route needs control:admin")
 	case tenantRd, tenantWr:
 		if t := r.PathValue("tenant"); t != c.tenant {
-			return nil, notFound("tenant " + quote(t))
+			return c, notFound("tenant " + quote(t))
 		}
 		if need == tenantWr && !c.write {
-			return nil, forbidden("this route needs control:write")
+			return c, forbidden("this route needs control:write")
 		}
 	}
 	return c, nil

@@ -112,13 +112,24 @@ func TestAuthorizationMatrix(t *testing.T) {
 				if status == 401 && hdr.Get("WWW-Authenticate") == "" {
 					t.Error("401 without WWW-Authenticate")
 				}
-				// A refused request changes nothing, so it records nothing; an
-				// accepted change is audited before its response.
+				// An accepted change is audited before its response; a refused
+				// one changes nothing, and an authenticated caller refused on a
+				// sensitive route is recorded as blocked in its own chain.
 				after := m.auditCount()
+				sensitive := rt.method != http.MethodGet || strings.Contains(rt.path, "/secret")
+				chain := map[string]string{"write": "acme", "read": "acme", "other": "globex"}[who]
+				pathTenant, _, _ := strings.Cut(strings.TrimPrefix(rt.path, "/v1/tenants/"), "/")
+				blocked := sensitive && who != "admin" && who != "none" && who != "revoked" &&
+					(status == 403 || (status == 404 && pathTenant != chain))
 				switch {
+				case blocked:
+					ev := lastEvent(t, m.events(chain))
+					if after != before+1 || ev.Outcome != tollgate.OutcomeBlocked || ev.Actor != m.keys[who].ID || ev.Target != m.expand(strings.Split(rt.path, "?")[0]) {
+						t.Errorf("blocked attempt: %d new events, last %+v", after-before, ev)
+					}
 				case status >= 400 && after != before:
 					t.Errorf("refused request wrote %d audit events", after-before)
-				case status < 300 && rt.method != http.MethodGet && after != before+1:
+				case status < 300 && sensitive && after != before+1:
 					t.Errorf("change wrote %d audit events, want 1", after-before)
 				}
 			})

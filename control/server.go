@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate"
+	"github.com/tollgate-dev/tollgate/audit"
 	"github.com/tollgate-dev/tollgate/identity"
 )
 
@@ -90,24 +91,24 @@ func (s *Server) routes() {
 	s.handle("GET /v1/intercept-ca.pem", public, s.interceptCA)
 	s.handle("GET /v1/whoami", anyRead, s.whoami)
 
-	s.handle("POST /v1/keys", adminOnly, s.createPlatformKey)
+	s.change("POST /v1/keys", adminOnly, "key.create", s.createPlatformKey)
 	s.handle("GET /v1/keys", adminOnly, s.listPlatformKeys)
-	s.handle("DELETE /v1/keys/{key_id}", adminOnly, s.revokePlatformKey)
+	s.change("DELETE /v1/keys/{key_id}", adminOnly, "key.revoke", s.revokePlatformKey)
 
-	s.handle("POST /v1/tenants", adminOnly, s.createTenant)
+	s.change("POST /v1/tenants", adminOnly, "tenant.create", s.createTenant)
 	s.handle("GET /v1/tenants", adminOnly, s.listTenants)
 	s.handle("GET /v1/tenants/{tenant}", tenantRd, s.getTenant)
-	s.handle("PATCH /v1/tenants/{tenant}", tenantWr, s.patchTenant)
-	s.handle("DELETE /v1/tenants/{tenant}", tenantWr, s.deleteTenant)
+	s.change("PATCH /v1/tenants/{tenant}", tenantWr, "tenant.update", s.patchTenant)
+	s.change("DELETE /v1/tenants/{tenant}", tenantWr, "tenant.delete", s.deleteTenant)
 
-	s.handle("POST /v1/tenants/{tenant}/keys", tenantWr, s.createKey)
+	s.change("POST /v1/tenants/{tenant}/keys", tenantWr, "key.create", s.createKey)
 	s.handle("GET /v1/tenants/{tenant}/keys", tenantRd, s.listKeys)
-	s.handle("DELETE /v1/tenants/{tenant}/keys/{key_id}", tenantWr, s.revokeKey)
-	s.handle("POST /v1/tenants/{tenant}/keys/{key_id}/rotate", tenantWr, s.rotateKey)
+	s.change("DELETE /v1/tenants/{tenant}/keys/{key_id}", tenantWr, "key.revoke", s.revokeKey)
+	s.change("POST /v1/tenants/{tenant}/keys/{key_id}/rotate", tenantWr, "key.rotate", s.rotateKey)
 
 	s.handle("GET /v1/tenants/{tenant}/signing-keys", tenantRd, s.listSigningKeys)
-	s.handle("POST /v1/tenants/{tenant}/signing-keys/rotate", tenantWr, s.rotateSigningKey)
-	s.handle("GET /v1/tenants/{tenant}/signing-keys/{id}/secret", tenantWr, s.signingSecret)
+	s.change("POST /v1/tenants/{tenant}/signing-keys/rotate", tenantWr, "signing_key.rotate", s.rotateSigningKey)
+	s.change("GET /v1/tenants/{tenant}/signing-keys/{id}/secret", tenantWr, "signing_key.secret_read", s.signingSecret)
 
 	s.handle("GET /v1/audit", anyRead, s.listAudit)
 	s.handle("GET /v1/audit/export", anyRead, s.exportAudit)
@@ -115,15 +116,59 @@ func (s *Server) routes() {
 }
 
 func (s *Server) handle(pattern string, need access, h handlerFunc) {
+	s.register(pattern, need, "", h)
+}
+
+// change registers a route that changes state or hands out a secret: an
+// authenticated caller refused by it is recorded as a blocked attempt.
+func (s *Server) change(pattern string, need access, action string, h handlerFunc) {
+	s.register(pattern, need, action, h)
+}
+
+func (s *Server) register(pattern string, need access, action string, h handlerFunc) {
 	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.authorize(r, need)
+		denied := err != nil
 		if err == nil {
 			err = h(w, r, c)
 		}
-		if err != nil {
-			s.fail(w, r, err)
+		if err == nil {
+			return
 		}
+		if action != "" && c != nil && refusal(err, denied) {
+			s.recordBlocked(r, c, action, err)
+		}
+		s.fail(w, r, err)
 	}))
+}
+
+// refusal reports whether err refused an authenticated caller: a 403, or the
+// 404 authorize answers for another tenant's resources.
+func refusal(err error, fromAuthorize bool) bool {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	return ae.status == http.StatusForbidden || (fromAuthorize && ae.status == http.StatusNotFound)
+}
+
+// recordBlocked writes the refused attempt to the caller's own chain (the
+// platform chain for platform keys), so it never tells one tenant about
+// another. A failure to record is logged: the refusal stands either way.
+func (s *Server) recordBlocked(r *http.Request, c *caller, action string, refused error) {
+	actor, actorType := c.actor()
+	now := s.now()
+	e := tollgate.AuditEvent{
+		ID: audit.NewID(now), Time: now, Tenant: c.tenant, Actor: actor, ActorType: actorType,
+		Action: action, Target: r.URL.Path, Outcome: tollgate.OutcomeBlocked, Reason: refused.Error(),
+		Metadata: audit.SafeMetadata(map[string]any{"method": r.Method}),
+	}
+	if c.ip.IsValid() {
+		e.ClientIP = c.ip.String()
+	}
+	if err := audit.Append(r.Context(), s.store.Audit(), e); err != nil {
+		s.logger.Error("audit a refused control request", "action", action, "error", err)
+	}
 }
 
 // serve renders the mux's own 404 and 405 answers as problem documents.

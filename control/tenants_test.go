@@ -175,8 +175,14 @@ func TestPatchTenant(t *testing.T) {
 				if f := fieldsOf(err); !slices.Equal(f, tc.fields) {
 					t.Errorf("fields %v, want %v", f, tc.fields)
 				}
-				if n := len(e.events("acme")); n != before {
-					t.Errorf("refused patch audited")
+				evs := e.events("acme")
+				switch {
+				case tc.status == 403:
+					if ev := lastEvent(t, evs); len(evs) != before+1 || ev.Outcome != tollgate.OutcomeBlocked || ev.Action != "tenant.update" {
+						t.Errorf("refused attempt not recorded as blocked: %+v", ev)
+					}
+				case len(evs) != before:
+					t.Errorf("invalid patch audited")
 				}
 				stored, _ := e.admin.GetTenant(context.Background(), "acme")
 				if stored.Name != "acme inc" || stored.Status != tollgate.TenantActive {
