@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -236,6 +237,8 @@ func TestAbsoluteForm(t *testing.T) {
 	cfg := baseConfig(t, d)
 	cfg["defaults"] = map[string]any{"sign": false, "policy": map[string]any{"allow_plain_http": true}}
 	in := start(t, cfg)
+	key := in.createKey(t, "default", map[string]any{"scopes": []string{"proxy"}})
+	creds := base64.StdEncoding.EncodeToString([]byte("default:" + key.Key))
 
 	send := func(t *testing.T, raw string) (*http.Response, []byte) {
 		t.Helper()
@@ -256,7 +259,7 @@ func TestAbsoluteForm(t *testing.T) {
 	phrase := func(r *http.Response) string { return strings.TrimSpace(strings.TrimPrefix(r.Status, fmt.Sprint(r.StatusCode))) }
 
 	t.Run("host header mismatch is judged by the URI", func(t *testing.T) {
-		resp, body := send(t, "GET http://hook.test/x HTTP/1.1\r\nHost: meta.test\r\nProxy-Authorization: Basic Zm9vOmJhcg==\r\n\r\n")
+		resp, body := send(t, "GET http://hook.test/x HTTP/1.1\r\nHost: meta.test\r\nProxy-Authorization: Basic "+creds+"\r\n\r\n")
 		if resp.StatusCode != 200 || string(body) != "host=hook.test path=/x" {
 			t.Fatalf("got %d %q", resp.StatusCode, body)
 		}

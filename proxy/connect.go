@@ -18,7 +18,6 @@ import (
 // decision to the dial (tunnel) or to each intercepted request.
 type connectState struct {
 	ex *exchange
-	ts *TenantState
 	v  vetted
 }
 
@@ -54,7 +53,7 @@ func (p *Proxy) handleConnect(_ string, gctx *goproxy.ProxyCtx) (*goproxy.Connec
 		ex.status = http.StatusOK
 		ex.decision = tollgate.Allowed
 		p.finish(ctx, ex)
-		gctx.UserData = &connectState{ex: ex, ts: ts, v: v}
+		gctx.UserData = &connectState{ex: ex, v: v}
 		return &goproxy.ConnectAction{
 			Action: goproxy.ConnectMitm,
 			TLSConfig: func(string, *goproxy.ProxyCtx) (*tls.Config, error) {
@@ -67,7 +66,7 @@ func (p *Proxy) handleConnect(_ string, gctx *goproxy.ProxyCtx) (*goproxy.Connec
 	if !d.Allow {
 		return p.rejectConnect(ctx, gctx, ex, d, retry)
 	}
-	gctx.UserData = &connectState{ex: ex, ts: ts, v: v}
+	gctx.UserData = &connectState{ex: ex, v: v}
 	gctx.Dialer = func(dctx context.Context, _, _ string) (net.Conn, error) {
 		conn, addr, err := p.dialVetted(dctx, v, t.Port)
 		if err != nil {

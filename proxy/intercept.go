@@ -27,7 +27,18 @@ func (p *Proxy) handleIntercepted(req *http.Request, gctx *goproxy.ProxyCtx) (*h
 	ex.caller = st.ex.caller
 	ex.target = st.v.target
 
-	release, d, retry := p.takeQuota(ctx, ex, st.ts)
+	// The tenant's state is looked up per request, not kept from the
+	// CONNECT: a keep-alive connection must see key rotations, quota
+	// changes and suspensions as soon as they are in force.
+	ts, ok := p.opts.Tenants.TenantState(ex.caller.Tenant)
+	if !ok || ts.Tenant.Status == tollgate.TenantSuspended {
+		d := tollgate.Deny(tollgate.ReasonTenantSuspended, "the tenant is suspended or no longer exists")
+		drain(req.Body, 64<<10)
+		ex.refuse(d)
+		p.finish(ctx, ex)
+		return req, refusal(ex, d, "")
+	}
+	release, d, retry := p.takeQuota(ctx, ex, ts)
 	if !d.Allow {
 		drain(req.Body, 64<<10)
 		ex.refuse(d)
@@ -36,7 +47,7 @@ func (p *Proxy) handleIntercepted(req *http.Request, gctx *goproxy.ProxyCtx) (*h
 	}
 	// The request goes to the CONNECT target whatever its Host header says:
 	// that is the destination that was vetted.
-	resp, d := p.deliver(ctx, ex, st.ts, outbound{v: st.v, useTLS: true, port: st.v.target.Port}, req)
+	resp, d := p.deliver(ctx, ex, ts, outbound{v: st.v, useTLS: true, port: st.v.target.Port}, req)
 	if !d.Allow {
 		release()
 		ex.refuse(d)

@@ -180,7 +180,7 @@ func TestRefusalShape(t *testing.T) {
 	f.res.answers["mixed.example"] = []netip.Addr{netip.MustParseAddr("127.0.1.9"), netip.MustParseAddr("10.1.2.3")}
 	cases := []struct {
 		name, req, status string
-		reason         tollgate.Reason
+		reason            tollgate.Reason
 	}{
 		{"no credentials", "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", "407 proxy_auth_required", tollgate.ReasonProxyAuthRequired},
 		{"metadata by name", "CONNECT meta.example:443 HTTP/1.1\r\nProxy-Authorization: " + basic("acme") + "\r\n\r\n", "403 forbidden_address", tollgate.ReasonForbiddenAddress},

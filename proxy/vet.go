@@ -31,15 +31,16 @@ func (p *Proxy) vet(ctx context.Context, ts *TenantState, t policy.Target, schem
 		addrs = []netip.Addr{t.Addr}
 	} else {
 		ans, err := p.opts.Resolver.Lookup(ctx, t.Host)
-		if err != nil {
-			return v, tollgate.Deny(tollgate.ReasonDNSError, dnsDetail(t.Host, err))
-		}
 		// A CNAME may lead from an allowed name to a forbidden one; every
-		// name in the chain is judged (the first is the target itself).
+		// name in the chain is judged (the first is the target itself), also
+		// when the chain ended in a DNS failure: the forbidden name decides.
 		for _, name := range ans.Chain {
 			if d := eng.CheckName(name, ts.Policy); !d.Allow {
 				return v, d
 			}
+		}
+		if err != nil {
+			return v, tollgate.Deny(tollgate.ReasonDNSError, dnsDetail(t.Host, err))
 		}
 		addrs = ans.Addrs
 	}

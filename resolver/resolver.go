@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,7 +93,10 @@ func New(cfg Config, reg prometheus.Registerer, now func() time.Time) (*Resolver
 	}, nil
 }
 
-// Lookup resolves name (lower-case, no trailing dot) to its addresses. The
+// Lookup resolves name (lower-case, no trailing dot) to its addresses. On
+// error the Answer still carries the CNAME chain followed so far, so a caller
+// can refuse a chain that led to a forbidden name rather than report only the
+// DNS failure at its end. The
 // flight behind a miss is shared by concurrent callers and outlives a caller
 // whose ctx ends first; each query within it is bounded by Config.Timeout.
 func (r *Resolver) Lookup(ctx context.Context, name string) (Answer, error) {
@@ -105,7 +109,7 @@ func (r *Resolver) Lookup(ctx context.Context, name string) (Answer, error) {
 	if e, ok := r.cache.Get(name); ok && now.Before(e.expires) {
 		if e.err != nil {
 			r.m.errors.Inc()
-			return Answer{}, e.err
+			return Answer{Chain: slices.Clone(e.chain)}, e.err
 		}
 		r.m.hits.Inc()
 		return e.answer(e.expires.Sub(now), true), nil
@@ -127,7 +131,7 @@ func (r *Resolver) Lookup(ctx context.Context, name string) (Answer, error) {
 		e := res.Val.(*entry)
 		if e.err != nil {
 			r.m.errors.Inc()
-			return Answer{}, e.err
+			return Answer{Chain: slices.Clone(e.chain)}, e.err
 		}
 		r.m.misses.Inc()
 		return e.answer(e.ttl, false), nil

@@ -255,7 +255,7 @@ func runServer(ctx context.Context, cfgPath string, stderr io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 3)
-	go func() { errc <- proxySrv.Serve(proxyLn) }()
+	go func() { errc <- proxySrv.Serve(s.proxy.Listener(proxyLn)) }()
 	go func() { errc <- controlSrv.Serve(controlLn) }()
 	var tlsSrv *http.Server
 	if tlsLn != nil {
@@ -375,8 +375,10 @@ func (s *server) ready(ctx context.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	if s.redis != nil && !s.redis.Healthy() {
-		return errors.New("quota backend: redis unreachable (enforcing local limits)")
+	if s.redis != nil {
+		if err := s.redis.Check(ctx); err != nil {
+			return fmt.Errorf("quota backend: %w", err)
+		}
 	}
 	return nil
 }
