@@ -17,8 +17,25 @@ type auditStore struct{ s *Store }
 
 const auditCols = `pos, tenant_id, seq, event_id, time, actor, actor_type, action, target, outcome, reason, client_ip, metadata, prev_hash, hash`
 
-const insertAuditSQL = `INSERT INTO audit_events (tenant_id, seq, event_id, time, actor, actor_type, action, target,
-	outcome, reason, client_ip, metadata, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+// auditRowsPerInsert is how many events one INSERT statement carries:
+// per-statement overhead, not SQLite, dominates single-row inserts.
+const auditRowsPerInsert = 50
+
+const auditInsertCols = 14
+
+// insertAuditSQL returns a multi-row INSERT for n events.
+func insertAuditSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO audit_events (tenant_id, seq, event_id, time, actor, actor_type, action, target,
+	outcome, reason, client_ip, metadata, prev_hash, hash) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+	}
+	return b.String()
+}
 
 type head struct {
 	seq  int64
@@ -35,12 +52,8 @@ func (a *auditStore) AppendAudit(ctx context.Context, events []tollgate.AuditEve
 		return nil
 	}
 	err := a.s.write(ctx, false, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, insertAuditSQL)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
 		heads := make(map[string]head)
+		vals := make([]any, 0, auditRowsPerInsert*auditInsertCols)
 		for i := range events {
 			e := &events[i]
 			if e.ID == "" {
@@ -65,11 +78,15 @@ func (a *auditStore) AppendAudit(ctx context.Context, events []tollgate.AuditEve
 			if len(e.Metadata) > 0 {
 				meta = e.Metadata
 			}
-			if _, err := stmt.ExecContext(ctx, chain, e.Seq, e.ID, rowcodec.Nanos(e.Time), e.Actor, string(e.ActorType),
-				e.Action, e.Target, string(e.Outcome), e.Reason, e.ClientIP, meta, e.PrevHash, e.Hash); err != nil {
-				return fmt.Errorf("event %q: %w", e.ID, mapErr(err))
-			}
+			vals = append(vals, chain, e.Seq, e.ID, rowcodec.Nanos(e.Time), e.Actor, string(e.ActorType),
+				e.Action, e.Target, string(e.Outcome), e.Reason, e.ClientIP, meta, e.PrevHash, e.Hash)
 			heads[chain] = head{seq: e.Seq, hash: e.Hash}
+			if len(vals) == cap(vals) || i == len(events)-1 {
+				if err := a.insert(ctx, tx, vals); err != nil {
+					return err
+				}
+				vals = vals[:0]
+			}
 		}
 		for chain, h := range heads {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?, ?, ?)
@@ -81,6 +98,29 @@ func (a *auditStore) AppendAudit(ctx context.Context, events []tollgate.AuditEve
 	})
 	if err != nil {
 		return fmt.Errorf("append audit: %w", err)
+	}
+	return nil
+}
+
+// insert writes the events whose columns are in vals, through a statement
+// prepared once per Store for full chunks.
+func (a *auditStore) insert(ctx context.Context, tx *sql.Tx, vals []any) error {
+	n := len(vals) / auditInsertCols
+	var (
+		stmt *sql.Stmt
+		err  error
+	)
+	if n == auditRowsPerInsert {
+		stmt = tx.StmtContext(ctx, a.s.auditStmt)
+	} else {
+		stmt, err = tx.PrepareContext(ctx, insertAuditSQL(n))
+	}
+	if err != nil {
+		return fmt.Errorf("prepare insert: %w", err)
+	}
+	defer stmt.Close()
+	if _, err := stmt.ExecContext(ctx, vals...); err != nil {
+		return fmt.Errorf("insert events: %w", mapErr(err))
 	}
 	return nil
 }

@@ -35,6 +35,22 @@ type Store struct {
 
 	mu       sync.Mutex
 	watchers map[chan struct{}]struct{}
+
+	prepMu    sync.Mutex
+	auditStmt *sql.Stmt // full-chunk audit INSERT on w, prepared on first use
+}
+
+func (s *Store) auditInsert(ctx context.Context) (*sql.Stmt, error) {
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
+	if s.auditStmt == nil {
+		stmt, err := s.w.PrepareContext(ctx, insertAuditSQL(auditRowsPerInsert))
+		if err != nil {
+			return nil, err
+		}
+		s.auditStmt = stmt
+	}
+	return s.auditStmt, nil
 }
 
 var _ tollgate.Store = (*Store)(nil)
@@ -89,6 +105,10 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
+	}
+	if s.auditStmt, err = w.PrepareContext(ctx, insertAuditSQL(auditRowsPerInsert)); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %q: prepare: %w", path, err)
 	}
 	r, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
 	if err != nil {
@@ -228,6 +248,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes both connection pools.
 func (s *Store) Close() error {
 	var errs []error
+	if s.auditStmt != nil {
+		errs = append(errs, s.auditStmt.Close())
+	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
-func openTest(t *testing.T, path string) *Store {
+func openTest(t testing.TB, path string) *Store {
 	t.Helper()
 	s, err := Open(t.Context(), path, slog.New(slog.DiscardHandler))
 	if err != nil {

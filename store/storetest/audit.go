@@ -224,3 +224,34 @@ func testAuditPrune(t *testing.T, s tollgate.Store) {
 	mustNil(t, "chains", err)
 	mustEqual(t, "fully pruned chains are still listed", chains, []string{"", "a", "b", "c"})
 }
+
+// testAuditLargeBatch appends batches larger than any backend's statement
+// chunk, of sizes around chunk boundaries, over several chains.
+func testAuditLargeBatch(t *testing.T, s tollgate.Store) {
+	ctx, a := t.Context(), s.Audit()
+	want := map[string][]string{}
+	n := 0
+	for _, size := range []int{1, 49, 50, 51, 100, 101, 250} {
+		batch := make([]tollgate.AuditEvent, size)
+		for i := range batch {
+			chain := []string{"a", "", "b"}[n%3]
+			batch[i] = Event(fmt.Sprintf("e%05d", n), chain, Base.Add(time.Duration(n)*time.Millisecond))
+			want[chain] = append(want[chain], batch[i].ID)
+			n++
+		}
+		mustNil(t, fmt.Sprintf("append %d", size), a.AppendAudit(ctx, batch, Seal))
+	}
+	for chain, ids := range want {
+		mustEqual(t, "chain "+chain, eventIDs(VerifyStored(t, a, chain)), ids)
+	}
+	// One chain longer than a ScanAudit page (1000 in both backends).
+	big := make([]tollgate.AuditEvent, 2345)
+	for i := range big {
+		big[i] = Event(fmt.Sprintf("big%05d", i), "big", Base)
+	}
+	mustNil(t, "append big", a.AppendAudit(ctx, big, Seal))
+	mustEqual(t, "big chain", eventIDs(VerifyStored(t, a, "big")), eventIDs(big))
+	all, _, err := a.ListAudit(ctx, tollgate.AuditQuery{})
+	mustNil(t, "list", err)
+	mustEqual(t, "listed", len(all), n+len(big))
+}

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) tollgate.Store) {
 		{"Scoping", testScoping},
 		{"ScopedEmptyTenant", testScopedEmpty},
 		{"AuditAppendAndScan", testAuditAppend},
+		{"AuditLargeBatch", testAuditLargeBatch},
 		{"AuditList", testAuditList},
 		{"AuditPrune", testAuditPrune},
 		{"Watch", testWatch},
