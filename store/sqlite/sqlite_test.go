@@ -49,10 +49,27 @@ func TestOpenCreatesPrivateFilesAndMigratesOnce(t *testing.T) {
 	if _, err := again.Admin().GetTenant(t.Context(), "acme"); err != nil {
 		t.Fatalf("tenant lost across reopen: %v", err)
 	}
-	for _, bad := range []string{"", "a.db?mode=memory", "a.db#x"} {
-		if _, err := Open(t.Context(), bad, nil); err == nil {
-			t.Errorf("Open(%q) accepted", bad)
-		}
+	if _, err := Open(t.Context(), "", nil); err == nil {
+		t.Error("Open accepted an empty path")
+	}
+}
+
+// TestOpenOddPaths pins that a path is a path, never URI syntax.
+func TestOpenOddPaths(t *testing.T) {
+	for _, name := range []string{"my data", "pct%20x", "q?mode=memory", "hash#x", "ü"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), name)
+			path := filepath.Join(dir, "t.db")
+			s := openTest(t, path)
+			mustDo(t, s.Admin().CreateTenant(t.Context(), storetest.Tenant("acme")))
+			if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+				t.Fatalf("database not at %q: %v", path, err)
+			}
+			ents, err := os.ReadDir(filepath.Dir(dir))
+			if err != nil || len(ents) != 1 || ents[0].Name() != name {
+				t.Fatalf("files beside %q: %v %v", name, ents, err)
+			}
+		})
 	}
 }
 

@@ -62,12 +62,19 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if path == "" || strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("open sqlite %q: path must be a plain file path", path)
+	if path == "" {
+		return nil, fmt.Errorf("open sqlite: empty path")
 	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
+	}
+	path = abs
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open sqlite %q: create directory: %w", path, err)
 	}
+	// SQLite decodes %HH in a file: URI and would stop at ? or #.
+	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
@@ -91,7 +98,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	rq := common
 	rq.Add("_pragma", "query_only(1)")
 
-	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
+	w, err := sql.Open("sqlite", uri+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
 	}
@@ -110,7 +117,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %q: prepare: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
+	r, err := sql.Open("sqlite", uri+"?"+rq.Encode())
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
