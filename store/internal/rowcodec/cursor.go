@@ -26,8 +26,9 @@ func DecodeCursor(kind, c string) (key string, ok bool, err error) {
 	if c == "" {
 		return "", false, nil
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(c)
+	// The decoder skips newlines; only the canonical spelling is ours.
+	if err != nil || base64.RawURLEncoding.EncodeToString(raw) != c {
 		return "", false, fmt.Errorf("decode cursor: %w", ErrBadCursor)
 	}
 	v, rest, found := strings.Cut(string(raw), "|")
