@@ -36,21 +36,9 @@ type Store struct {
 	mu       sync.Mutex
 	watchers map[chan struct{}]struct{}
 
-	prepMu    sync.Mutex
-	auditStmt *sql.Stmt // full-chunk audit INSERT on w, prepared on first use
-}
-
-func (s *Store) auditInsert(ctx context.Context) (*sql.Stmt, error) {
-	s.prepMu.Lock()
-	defer s.prepMu.Unlock()
-	if s.auditStmt == nil {
-		stmt, err := s.w.PrepareContext(ctx, insertAuditSQL(auditRowsPerInsert))
-		if err != nil {
-			return nil, err
-		}
-		s.auditStmt = stmt
-	}
-	return s.auditStmt, nil
+	// auditStmt is the full-chunk audit INSERT, prepared at Open: preparing
+	// it later on w would wait for the one connection a transaction holds.
+	auditStmt *sql.Stmt
 }
 
 var _ tollgate.Store = (*Store)(nil)
