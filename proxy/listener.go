@@ -61,18 +61,21 @@ func (c *firstLineConn) Read(b []byte) (int, error) {
 
 func (c *firstLineConn) check() {
 	c.br = bufio.NewReaderSize(c.Conn, maxRequestLine)
-	// Peek one more byte at a time past what is buffered: each Peek reads
-	// only what the client has sent, so a slow client is never waited for
-	// beyond net/http's own read deadline.
+	// Look at what has arrived and ask for more only while the line is
+	// incomplete: a Peek beyond the buffered bytes blocks for new data, so a
+	// complete line must never wait on it.
 	var line []byte
 	for {
-		buf, err := c.br.Peek(c.br.Buffered() + 1)
+		buf, _ := c.br.Peek(c.br.Buffered())
 		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
 			line = buf[:i]
 			break
 		}
-		if err != nil || len(buf) >= maxRequestLine {
-			return // net/http reports the error or the overlong line
+		if len(buf) >= maxRequestLine {
+			return // net/http refuses the overlong line
+		}
+		if _, err := c.br.Peek(len(buf) + 1); err != nil {
+			return // net/http reports the read error
 		}
 	}
 	method, rest, ok := strings.Cut(strings.TrimRight(string(line), "\r"), " ")

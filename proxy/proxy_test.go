@@ -86,6 +86,7 @@ func (l *countingLimiter) Transfer(context.Context, string, int64, int) (time.Du
 }
 
 type fixture struct {
+	proxy     *Proxy
 	proxyAddr string
 	res       *fakeResolver
 	lim       *countingLimiter
@@ -129,6 +130,7 @@ func newFixture(t *testing.T, mutate func(*tollgate.Tenant)) *fixture {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	f.proxyAddr = ln.Addr().String()
+	f.proxy = p
 	return f
 }
 
@@ -342,5 +344,29 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestFirstLineRefusal(t *testing.T) {
+	f := newFixture(t, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := f.proxy
+	srv := &http.Server{Handler: p}
+	go func() { _ = srv.Serve(p.Listener(ln)) }()
+	t.Cleanup(func() { srv.Close() })
+	for _, target := range []string{"::1:443", "h%6Fok.example:443"} {
+		resp, body, _, _ := rawRequest(t, ln.Addr().String(), "CONNECT "+target+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp.Status != "400 invalid_request" || !strings.Contains(string(body), "invalid_request") {
+			t.Fatalf("CONNECT %s: %s %s", target, resp.Status, body)
+		}
+	}
+	// A good request line passes through untouched, sent in one write.
+	f.res.answers["meta.example"] = []netip.Addr{netip.MustParseAddr("169.254.169.254")}
+	resp, _, _, _ := rawRequest(t, ln.Addr().String(), "CONNECT meta.example:443 HTTP/1.1\r\nProxy-Authorization: "+basic("acme")+"\r\n\r\n")
+	if resp.Status != "403 forbidden_address" {
+		t.Fatalf("good line: %s", resp.Status)
 	}
 }
