@@ -76,9 +76,9 @@ func TestSSRFConnect(t *testing.T) {
 		{"224.0.0.1:443", 403, "forbidden_address"},
 		{"[fe80::1]:443", 403, "forbidden_address"},
 		{"[fc00::1]:443", 403, "forbidden_address"},
-		{"[::127.0.0.1]:443", 403, "forbidden_address"},       // IPv4-compatible
-		{"[64:ff9b::a9fe:a9fe]:443", 403, "forbidden_address"}, // NAT64 of the metadata address
-		{"[2002:a9fe:a9fe::1]:443", 403, "forbidden_address"},  // 6to4
+		{"[::127.0.0.1]:443", 403, "forbidden_address"},                          // IPv4-compatible
+		{"[64:ff9b::a9fe:a9fe]:443", 403, "forbidden_address"},                   // NAT64 of the metadata address
+		{"[2002:a9fe:a9fe::1]:443", 403, "forbidden_address"},                    // 6to4
 		{"[2001:0:4136:e378:8000:63bf:3fff:fdd2]:443", 403, "forbidden_address"}, // Teredo
 		{"[2001:db8::1]:443", 403, "forbidden_address"},
 
@@ -256,7 +256,9 @@ func TestAbsoluteForm(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp, b
 	}
-	phrase := func(r *http.Response) string { return strings.TrimSpace(strings.TrimPrefix(r.Status, fmt.Sprint(r.StatusCode))) }
+	phrase := func(r *http.Response) string {
+		return strings.TrimSpace(strings.TrimPrefix(r.Status, fmt.Sprint(r.StatusCode)))
+	}
 
 	t.Run("host header mismatch is judged by the URI", func(t *testing.T) {
 		resp, body := send(t, "GET http://hook.test/x HTTP/1.1\r\nHost: meta.test\r\nProxy-Authorization: Basic "+creds+"\r\n\r\n")
