@@ -43,7 +43,10 @@ type firstLineConn struct {
 }
 
 // maxRequestLine bounds how much the check reads before handing over.
-const maxRequestLine = 8 << 10
+const maxRequestLine = 4 << 10
+
+// lineReaders recycles the check's buffers: every proxy connection makes one.
+var lineReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxRequestLine) }}
 
 func (c *firstLineConn) Read(b []byte) (int, error) {
 	c.once.Do(c.check)
@@ -54,13 +57,17 @@ func (c *firstLineConn) Read(b []byte) (int, error) {
 		if c.br.Buffered() > 0 {
 			return c.br.Read(b)
 		}
+		// net/http has taken everything the check buffered: recycle it.
+		c.br.Reset(nil)
+		lineReaders.Put(c.br)
 		c.br = nil
 	}
 	return c.Conn.Read(b)
 }
 
 func (c *firstLineConn) check() {
-	c.br = bufio.NewReaderSize(c.Conn, maxRequestLine)
+	c.br = lineReaders.Get().(*bufio.Reader)
+	c.br.Reset(c.Conn)
 	// Look at what has arrived and ask for more only while the line is
 	// incomplete: a Peek beyond the buffered bytes blocks for new data, so a
 	// complete line must never wait on it.
