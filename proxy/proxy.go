@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 
 	"github.com/elazarl/goproxy"
@@ -24,6 +25,9 @@ type Proxy struct {
 	engine     atomic.Pointer[policy.Engine]
 	gp         *goproxy.ProxyHttpServer
 	transports *transportCache
+
+	tunnelsMu sync.Mutex
+	tunnels   map[*tunnelConn]struct{}
 }
 
 // New builds a Proxy. It fails if a required option is missing.
@@ -32,7 +36,7 @@ func New(opts Options) (*Proxy, error) {
 		return nil, errors.New("proxy: Engine, Resolver, Auth and Tenants are required")
 	}
 	opts.setDefaults()
-	p := &Proxy{opts: opts}
+	p := &Proxy{opts: opts, tunnels: map[*tunnelConn]struct{}{}}
 	p.engine.Store(opts.Engine)
 	p.transports = newTransportCache(p, 1024)
 

@@ -370,3 +370,23 @@ func TestFirstLineRefusal(t *testing.T) {
 		t.Fatalf("good line: %s", resp.Status)
 	}
 }
+
+func TestShutdownClosesAndReportsTunnels(t *testing.T) {
+	ip, port := listenUpstream(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "pong") })
+	f := newFixture(t, func(tn *tollgate.Tenant) { tn.Policy.AllowedPorts = []uint16{port} })
+	f.res.answers["hook.example"] = []netip.Addr{netip.MustParseAddr(ip)}
+	resp, _, c, _ := rawRequest(t, f.proxyAddr, fmt.Sprintf("CONNECT hook.example:%d HTTP/1.1\r\nProxy-Authorization: %s\r\n\r\n", port, basic("acme")))
+	if resp.StatusCode != 200 || f.lim.inUse.Load() != 1 {
+		t.Fatalf("CONNECT: %s, slots %d", resp.Status, f.lim.inUse.Load())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	f.proxy.Shutdown(ctx) // the tunnel stays idle: Shutdown must close it when ctx ends
+	if f.lim.inUse.Load() != 0 {
+		t.Fatal("the drained tunnel's slot was not released")
+	}
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the client side of the drained tunnel is still open")
+	}
+}

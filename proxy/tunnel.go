@@ -30,6 +30,7 @@ type tunnelConn struct {
 func (p *Proxy) newTunnelConn(conn net.Conn, ex *exchange, ts *TenantState, release func()) *tunnelConn {
 	c := &tunnelConn{Conn: conn, p: p, ex: ex, tenant: ts.Tenant.ID, bps: ts.Tenant.Quotas.BytesPerSecond, release: release}
 	c.lastSeen.Store(time.Now().UnixNano())
+	p.track(c, true)
 	c.idle = time.AfterFunc(p.opts.IdleTimeout, c.checkIdle)
 	c.deadline = time.AfterFunc(p.opts.MaxTunnelDuration, func() { _ = c.Close() })
 	if m := p.opts.Metrics; m != nil {
@@ -125,6 +126,49 @@ func (c *tunnelConn) Close() error {
 		c.ex.bytesOut = c.out.Load()
 		c.ex.bytesIn = c.in.Load()
 		c.p.finish(context.Background(), c.ex)
+		c.p.track(c, false)
 	})
 	return err
+}
+
+// track keeps the set of open tunnels for Shutdown.
+func (p *Proxy) track(c *tunnelConn, open bool) {
+	p.tunnelsMu.Lock()
+	defer p.tunnelsMu.Unlock()
+	if open {
+		p.tunnels[c] = struct{}{}
+	} else {
+		delete(p.tunnels, c)
+	}
+}
+
+// Shutdown drains the tunnels that net/http no longer tracks once
+// hijacked: it waits for them to end until ctx is done, then closes the
+// rest. Every tunnel has been reported (log, metrics, audit) when it returns,
+// so the audit writer can be flushed after it.
+func (p *Proxy) Shutdown(ctx context.Context) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		p.tunnelsMu.Lock()
+		n := len(p.tunnels)
+		p.tunnelsMu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			p.tunnelsMu.Lock()
+			open := make([]*tunnelConn, 0, len(p.tunnels))
+			for c := range p.tunnels {
+				open = append(open, c)
+			}
+			p.tunnelsMu.Unlock()
+			for _, c := range open {
+				_ = c.Close()
+			}
+			return
+		case <-tick.C:
+		}
+	}
 }

@@ -301,6 +301,9 @@ loop:
 		_ = tlsSrv.Shutdown(drainCtx)
 	}
 	_ = controlSrv.Shutdown(drainCtx)
+	tunnelCtx, cancelTunnels := context.WithTimeout(drainCtx, 10*time.Second)
+	s.proxy.Shutdown(tunnelCtx)
+	cancelTunnels()
 	if err := s.writer.Close(drainCtx); err != nil {
 		log.Error("audit flush at shutdown", slog.String("error", err.Error()))
 	}
