@@ -394,3 +394,20 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Fatalf("got %v, want a wrapped not-exist error", err)
 	}
 }
+
+// TestNamesPolicyRefuses: a file that `config check` accepts must not be
+// refused by the policy engine at serve time.
+func TestNamesPolicyRefuses(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, key string }{
+		{"own domain is an IP", "egress:\n  own_domains: [10.0.0.1]\n", "egress.own_domains[0]"},
+		{"allowed host is an IP", "tenants:\n  - id: acme\n    policy:\n      allowed_hosts: [192.168.1.1]\n", "tenants[0].policy.allowed_hosts[0]"},
+		{"denied host is an IPv4 glob", "defaults:\n  policy:\n    denied_hosts: [\"*.10.0.0.1\"]\n", "defaults.policy.denied_hosts[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml), "t.yaml")
+			if err == nil || !strings.Contains(err.Error(), tc.key) {
+				t.Fatalf("got %v, want an error at %s", err, tc.key)
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate"
+	"github.com/tollgate-dev/tollgate/policy"
 )
 
 // Validate checks a Config, whether parsed or built in code. The error is
@@ -255,6 +256,13 @@ func (v *validator) domain(key, d string, glob bool) {
 		}
 		v.add(key, "invalid %s %q: use lower-case names without a trailing dot%s", what, d,
 			map[bool]string{true: ", optionally starting with *.", false: ""}[glob])
+		return
+	}
+	// What passes here must also pass the policy engine that serve builds,
+	// so that `config check` never accepts a file serve would refuse
+	// (e.g. an IP address given as a name: destinations by address are CIDRs).
+	if _, err := policy.ParseHostPattern(d); err != nil {
+		v.add(key, "invalid name %q: %v", d, err)
 	}
 }
 
