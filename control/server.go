@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-dev/tollgate"
@@ -52,7 +53,14 @@ type Server struct {
 	logger  *slog.Logger
 	mux     *http.ServeMux
 	handler http.Handler
+
+	// defaultsOverride is set by SetDefaults on reload; nil means opts.Defaults.
+	defaultsOverride atomic.Pointer[tollgate.Tenant]
 }
+
+// SetDefaults replaces the template new tenants are decoded onto (the
+// config's defaults: block, re-read on SIGHUP). Existing tenants keep theirs.
+func (s *Server) SetDefaults(t tollgate.Tenant) { s.defaultsOverride.Store(&t) }
 
 // NewServer builds the server; Store, Registry and Sealer are required.
 func NewServer(opts Options) *Server {

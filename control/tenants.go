@@ -21,6 +21,9 @@ func systemCaller() *caller { return &caller{admin: true, read: true, write: tru
 
 func (s *Server) defaults() (tollgate.Tenant, error) {
 	d := s.opts.Defaults
+	if o := s.defaultsOverride.Load(); o != nil {
+		d = *o
+	}
 	if d.Status == "" && d.Mode == "" && d.SigningScope == "" {
 		d = tollgate.DefaultTenant()
 	}

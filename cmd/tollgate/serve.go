@@ -423,6 +423,7 @@ func (s *server) reload(ctx context.Context) {
 		return
 	}
 	s.proxy.SetEngine(eng)
+	s.control.SetDefaults(cfg.Defaults)
 	if err := s.applyTenants(ctx, cfg); err != nil {
 		s.log.Error("reload: tenants", slog.String("error", err.Error()))
 		return
