@@ -268,6 +268,39 @@ func TestInterceptSigning(t *testing.T) {
 		}
 	})
 
+	t.Run("http:// is upgraded to TLS and signed", func(t *testing.T) {
+		plain := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}, Timeout: 10 * time.Second}
+		resp, err := plain.Post("http://hook.test/hooks/plain", "application/json", strings.NewReader(`{"via":"HTTP_PROXY"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Tollgate-Reason") != "" {
+			t.Fatalf("upgraded delivery: %d %s", resp.StatusCode, b)
+		}
+		got := rc.last(t) // the receiver only speaks TLS on 443
+		if string(got.body) != `{"via":"HTTP_PROXY"}` {
+			t.Fatalf("receiver got %q", got.body)
+		}
+		if err := signer.VerifyRequest(secret1, got.header, got.body, time.Now(), signer.DefaultTolerance); err != nil {
+			t.Fatalf("upgraded delivery does not verify: %v", err)
+		}
+	})
+
+	t.Run("body over max_body_bytes", func(t *testing.T) {
+		big := strings.Repeat("x", 1<<20+1)
+		req, _ := http.NewRequest("POST", "https://hook.test/hooks/in", strings.NewReader(big))
+		resp, err := worker.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		phrase := strings.TrimSpace(strings.TrimPrefix(resp.Status, fmt.Sprint(resp.StatusCode)))
+		checkRefusal(t, "large body", resp.StatusCode, phrase, resp.Header, b, 413, "body_too_large")
+	})
+
 	t.Run("rotation signs with both keys", func(t *testing.T) {
 		if st := in.api(in.adminToken, "POST", "/v1/tenants/acme/signing-keys/rotate", map[string]any{"grace_period": "24h"}, nil); st/100 != 2 {
 			t.Fatalf("rotate: %d", st)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/resolver/dnstest"
 )
@@ -79,6 +80,25 @@ func TestQuotas(t *testing.T) {
 		checkRefusal(t, "third tunnel", c.status, c.phrase, c.header, c.body, 429, "quota_exceeded")
 		if calm := in.connect(t, "hook.test:443", "calm", calmKey.Key); calm.status != 200 {
 			t.Fatalf("other tenant refused while conc is at its limit: %d", calm.status)
+		}
+		// Raising the limit through the API is in force within a second.
+		if st := in.api(in.adminToken, "PATCH", "/v1/tenants/conc", map[string]any{"quotas": map[string]any{"max_concurrent": 3}}, nil); st != 200 {
+			t.Fatalf("raise limit: %d", st)
+		}
+		deadline := time.Now().Add(time.Second)
+		for {
+			r := in.connect(t, "hook.test:443", "conc", concKey.Key)
+			if r.status == 200 {
+				r.conn.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("raised limit not in force after 1s (last %d)", r.status)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if st := in.api(in.adminToken, "PATCH", "/v1/tenants/conc", map[string]any{"quotas": map[string]any{"max_concurrent": 2}}, nil); st != 200 {
+			t.Fatalf("lower limit: %d", st)
 		}
 		a.conn.Close()
 		waitUntil(t, "a slot to be released", func() bool {
