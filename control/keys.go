@@ -18,7 +18,9 @@ import (
 )
 
 const (
-	defaultKeyGrace = 24 * time.Hour
+	// defaultKeyGrace gives workers a week to pick up a rotated key (the
+	// CLI's default too); signing keys default to 24h, as receivers expect.
+	defaultKeyGrace = 168 * time.Hour
 	maxDescription  = 200
 	maxAllowedIPs   = 100
 )

@@ -186,13 +186,13 @@ func TestKeyRotationGrace(t *testing.T) {
 	if _, err := e.admin.RotateKey(ctx, "acme", old.ID, time.Hour); !isStatus(err, 409) {
 		t.Errorf("rotate expired key: %v", err)
 	}
-	// Default grace is 24h when the body is empty.
+	// Default grace is 168h when the body is empty.
 	status, _, body := e.do("POST", "/v1/tenants/acme/keys/"+next.ID+"/rotate", adminToken, "", "")
 	if status != 201 {
 		t.Fatalf("rotate without body: %d %s", status, body)
 	}
 	stored, _ := e.store.Admin().GetKey(ctx, next.ID)
-	if want := e.clock.Now().Add(24 * time.Hour); stored.ExpiresAt == nil || !stored.ExpiresAt.Equal(want) {
+	if want := e.clock.Now().Add(168 * time.Hour); stored.ExpiresAt == nil || !stored.ExpiresAt.Equal(want) {
 		t.Errorf("default grace ends %v, want %v", stored.ExpiresAt, want)
 	}
 }
