@@ -66,7 +66,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/readyz", "", pub},
 		{"GET", "/metrics", "", pub},
 		{"GET", "/v1/intercept-ca.pem", "", pub},
-		{"GET", "/v1/whoami", "", [7]int{200, 200, 200, 200, 403, 401, 401}},
+		{"GET", "/v1/whoami", "", [7]int{200, 200, 200, 200, 200, 401, 401}},
 		{"POST", "/v1/keys", `{"scopes":["proxy:any-tenant"]}`, [7]int{201, 403, 403, 403, 403, 401, 401}},
 		{"GET", "/v1/keys", "", [7]int{200, 403, 403, 403, 403, 401, 401}},
 		{"DELETE", "/v1/keys/{pvictim}", "", [7]int{204, 403, 403, 403, 403, 401, 401}},

@@ -84,6 +84,7 @@ type access int
 
 const (
 	public    access = iota // no token
+	anyKey                  // any valid key, whatever its scopes
 	anyRead                 // any control scope; tenant routes check the tenant themselves
 	tenantRd                // control:read on the {tenant} of the path
 	tenantWr                // control:write on the {tenant} of the path
@@ -97,7 +98,7 @@ func (s *Server) routes() {
 	s.handle("GET /readyz", public, s.readyz)
 	s.handle("GET /metrics", public, s.metrics)
 	s.handle("GET /v1/intercept-ca.pem", public, s.interceptCA)
-	s.handle("GET /v1/whoami", anyRead, s.whoami)
+	s.handle("GET /v1/whoami", anyKey, s.whoami)
 
 	s.change("POST /v1/keys", adminOnly, "key.create", s.createPlatformKey)
 	s.handle("GET /v1/keys", adminOnly, s.listPlatformKeys)
