@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -66,24 +67,42 @@ func (p *Proxy) handleConnect(_ string, gctx *goproxy.ProxyCtx) (*goproxy.Connec
 	if !d.Allow {
 		return p.rejectConnect(ctx, gctx, ex, d, retry)
 	}
-	gctx.UserData = &connectState{ex: ex, v: v}
-	gctx.Dialer = func(dctx context.Context, _, _ string) (net.Conn, error) {
-		conn, addr, err := p.dialVetted(dctx, v, t.Port)
-		if err != nil {
-			release()
-			var de *dialError
-			if errors.As(err, &de) {
-				ex.refuse(de.decision)
-			}
-			p.finish(dctx, ex)
-			return nil, err
+	proto := fmt.Sprintf("HTTP/%d.%d", r.ProtoMajor, r.ProtoMinor)
+	return &goproxy.ConnectAction{
+		Action: goproxy.ConnectHijack,
+		Hijack: func(_ *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
+			p.serveTunnel(ctx, client, proto, ex, ts, v, release)
+		},
+	}, r.URL.Host
+}
+
+// serveTunnel dials the vetted address, answers 200 (with the request id,
+// like every response the proxy makes) and splices until both sides end.
+// It runs on the hijacked connection's own goroutine.
+func (p *Proxy) serveTunnel(ctx context.Context, client net.Conn, proto string, ex *exchange, ts *TenantState, v vetted, release func()) {
+	conn, addr, err := p.dialVetted(ctx, v, v.target.Port)
+	if err != nil {
+		release()
+		d := upstreamDecision(v.target.String(), err)
+		var de *dialError
+		if errors.As(err, &de) {
+			d = de.decision
 		}
-		ex.vetted = addr
-		ex.status = http.StatusOK
-		ex.decision = tollgate.Allowed
-		return p.newTunnelConn(conn, ex, ts, release), nil
+		ex.refuse(d)
+		p.finish(ctx, ex)
+		_ = writeRaw(client, refusal(ex, d, ""))
+		_ = client.Close()
+		return
 	}
-	return &goproxy.ConnectAction{Action: goproxy.ConnectAccept}, r.URL.Host
+	ex.vetted = addr
+	ex.status = http.StatusOK
+	ex.decision = tollgate.Allowed
+	up := p.newTunnelConn(conn, client, ex, ts, release)
+	if _, err := io.WriteString(client, proto+" 200 Connection established\r\nTollgate-Request-Id: "+ex.id+"\r\n\r\n"); err != nil {
+		up.abort()
+		return
+	}
+	up.splice()
 }
 
 // rejectConnect answers a refused CONNECT with the refusal of SPEC §6.
@@ -97,17 +116,8 @@ func (p *Proxy) rejectConnect(ctx context.Context, gctx *goproxy.ProxyCtx, ex *e
 	return &goproxy.ConnectAction{Action: goproxy.ConnectReject}, ""
 }
 
-// connectionError is goproxy's hook for a failed CONNECT dial. goproxy also
-// calls it for copy errors on tunnels that cannot half-close; those already
-// carry data and must not get an HTTP response written into them.
-func (p *Proxy) connectionError(w io.Writer, gctx *goproxy.ProxyCtx, err error) {
-	var de *dialError
-	if !errors.As(err, &de) {
-		return
-	}
-	st, ok := gctx.UserData.(*connectState)
-	if !ok {
-		return
-	}
-	_ = writeRaw(w, refusal(st.ex, de.decision, ""))
-}
+// connectionError is goproxy's hook for connection failures on the paths it
+// still drives (TLS intercept). By then the 200 has been sent and the client
+// expects TLS, so an HTTP error written there would be garbage: goproxy
+// closes the connection and the proxy's own log line carries the reason.
+func (p *Proxy) connectionError(io.Writer, *goproxy.ProxyCtx, error) {}

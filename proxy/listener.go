@@ -114,17 +114,10 @@ func (c *firstLineConn) check() {
 	_ = c.Conn.Close()
 }
 
-// CloseWrite and CloseRead keep the half-close splice of CONNECT tunnels.
+// CloseWrite keeps the half-close of CONNECT tunnels.
 func (c *firstLineConn) CloseWrite() error {
 	if tc, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return tc.CloseWrite()
-	}
-	return nil
-}
-
-func (c *firstLineConn) CloseRead() error {
-	if tc, ok := c.Conn.(interface{ CloseRead() error }); ok {
-		return tc.CloseRead()
 	}
 	return nil
 }

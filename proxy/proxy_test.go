@@ -218,8 +218,8 @@ func TestTunnelSplicesAndReleases(t *testing.T) {
 	f := newFixture(t, func(tn *tollgate.Tenant) { tn.Policy.AllowedPorts = []uint16{port} })
 	f.res.answers["hook.example"] = []netip.Addr{netip.MustParseAddr("::ffff:" + ip)}
 	resp, _, c, br := rawRequest(t, f.proxyAddr, fmt.Sprintf("CONNECT hook.example:%d HTTP/1.1\r\nProxy-Authorization: %s\r\n\r\n", port, basic("acme")))
-	if resp.StatusCode != 200 {
-		t.Fatalf("CONNECT: %s", resp.Status)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Tollgate-Request-Id"), "req_") {
+		t.Fatalf("CONNECT: %s, request id %q", resp.Status, resp.Header.Get("Tollgate-Request-Id"))
 	}
 	if f.lim.inUse.Load() != 1 {
 		t.Fatalf("slots in use during the tunnel: %d", f.lim.inUse.Load())

@@ -15,6 +15,7 @@ import (
 // releases the concurrency slot and reports the exchange.
 type tunnelConn struct {
 	net.Conn
+	peer     net.Conn // the client side of the tunnel
 	p        *Proxy
 	ex       *exchange
 	tenant   string
@@ -27,12 +28,12 @@ type tunnelConn struct {
 	closed   sync.Once
 }
 
-func (p *Proxy) newTunnelConn(conn net.Conn, ex *exchange, ts *TenantState, release func()) *tunnelConn {
-	c := &tunnelConn{Conn: conn, p: p, ex: ex, tenant: ts.Tenant.ID, bps: ts.Tenant.Quotas.BytesPerSecond, release: release}
+func (p *Proxy) newTunnelConn(conn, peer net.Conn, ex *exchange, ts *TenantState, release func()) *tunnelConn {
+	c := &tunnelConn{Conn: conn, peer: peer, p: p, ex: ex, tenant: ts.Tenant.ID, bps: ts.Tenant.Quotas.BytesPerSecond, release: release}
 	c.lastSeen.Store(time.Now().UnixNano())
 	p.track(c, true)
 	c.idle = time.AfterFunc(p.opts.IdleTimeout, c.checkIdle)
-	c.deadline = time.AfterFunc(p.opts.MaxTunnelDuration, func() { _ = c.Close() })
+	c.deadline = time.AfterFunc(p.opts.MaxTunnelDuration, c.abort)
 	if m := p.opts.Metrics; m != nil {
 		m.activeTunnels.Inc()
 	}
@@ -40,11 +41,11 @@ func (p *Proxy) newTunnelConn(conn net.Conn, ex *exchange, ts *TenantState, rele
 }
 
 // checkIdle closes the tunnel when neither side has moved a byte for the
-// idle timeout; closing the upstream makes goproxy close the client side.
+// idle timeout.
 func (c *tunnelConn) checkIdle() {
 	idleFor := time.Since(time.Unix(0, c.lastSeen.Load()))
 	if idleFor >= c.p.opts.IdleTimeout {
-		_ = c.Close()
+		c.abort()
 		return
 	}
 	c.idle.Reset(c.p.opts.IdleTimeout - idleFor)
@@ -99,19 +100,38 @@ func (c *tunnelConn) WriteTo(w io.Writer) (int64, error) {
 	return io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{c}, *bp)
 }
 
-// CloseWrite and CloseRead keep goproxy's half-close splice path.
-func (c *tunnelConn) CloseWrite() error {
-	if tc, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return tc.CloseWrite()
-	}
-	return nil
+// abort closes both sides at once, unblocking both copy directions.
+func (c *tunnelConn) abort() {
+	_ = c.peer.Close()
+	_ = c.Close()
 }
 
-func (c *tunnelConn) CloseRead() error {
-	if tc, ok := c.Conn.(interface{ CloseRead() error }); ok {
-		return tc.CloseRead()
+// splice copies both ways until both directions end. A clean EOF is passed
+// on as a half-close (the other direction may still be answering); an error
+// in either direction ends the tunnel.
+func (c *tunnelConn) splice() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := c.WriteTo(c.peer); err != nil {
+			c.abort()
+			return
+		}
+		closeWrite(c.peer)
+	}()
+	if _, err := c.ReadFrom(c.peer); err != nil {
+		c.abort()
+	} else {
+		closeWrite(c.Conn)
 	}
-	return nil
+	<-done
+	c.abort()
+}
+
+func closeWrite(c net.Conn) {
+	if hc, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite()
+	}
 }
 
 func (c *tunnelConn) Close() error {
@@ -165,7 +185,7 @@ func (p *Proxy) Shutdown(ctx context.Context) {
 			}
 			p.tunnelsMu.Unlock()
 			for _, c := range open {
-				_ = c.Close()
+				c.abort()
 			}
 			return
 		case <-tick.C:
