@@ -125,18 +125,18 @@ func runServer(ctx context.Context, cfgPath string, stderr io.Writer) error {
 	// Listeners first: the policy must know their addresses to refuse them.
 	proxyLn, err := net.Listen("tcp", cfg.Proxy.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on proxy.listen %s: %w", cfg.Proxy.Listen, err)
+		return fmt.Errorf("listen on proxy.listen %s: %w (stop the process holding it or set proxy.listen to a free address)", cfg.Proxy.Listen, err)
 	}
 	defer proxyLn.Close()
 	controlLn, err := net.Listen("tcp", cfg.Control.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on control.listen %s: %w", cfg.Control.Listen, err)
+		return fmt.Errorf("listen on control.listen %s: %w (stop the process holding it or set control.listen to a free address)", cfg.Control.Listen, err)
 	}
 	defer controlLn.Close()
 	var tlsLn net.Listener
 	if cfg.Proxy.TLSListen != "" {
 		if tlsLn, err = net.Listen("tcp", cfg.Proxy.TLSListen); err != nil {
-			return fmt.Errorf("listen on proxy.tls_listen %s: %w", cfg.Proxy.TLSListen, err)
+			return fmt.Errorf("listen on proxy.tls_listen %s: %w (stop the process holding it or set proxy.tls_listen to a free address)", cfg.Proxy.TLSListen, err)
 		}
 		defer tlsLn.Close()
 	}
@@ -153,7 +153,7 @@ func runServer(ctx context.Context, cfgPath string, stderr io.Writer) error {
 
 	sealer, err := keyseal.Load(os.Getenv("TOLLGATE_MASTER_KEY"), filepath.Join(cfg.DataDir, "master.key"))
 	if err != nil {
-		return fmt.Errorf("load master key: %w", err)
+		return fmt.Errorf("load master key: %w (set TOLLGATE_MASTER_KEY or make %s readable)", err, filepath.Join(cfg.DataDir, "master.key"))
 	}
 	if s.store, err = openStore(ctx, cfg, log); err != nil {
 		return err
@@ -343,13 +343,13 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (tollg
 	case "postgres":
 		st, err := postgres.Open(ctx, postgres.Options{DSN: cfg.Store.DSN, Logger: log})
 		if err != nil {
-			return nil, fmt.Errorf("open PostgreSQL store: %w", err)
+			return nil, fmt.Errorf("open PostgreSQL store: %w (check store.dsn and that the server is reachable)", err)
 		}
 		return st, nil
 	default:
 		st, err := sqlite.Open(ctx, cfg.Store.DSN, log)
 		if err != nil {
-			return nil, fmt.Errorf("open SQLite store %s: %w", cfg.Store.DSN, err)
+			return nil, fmt.Errorf("open SQLite store %s: %w (check that data_dir is writable)", cfg.Store.DSN, err)
 		}
 		return st, nil
 	}
