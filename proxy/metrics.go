@@ -35,7 +35,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		activeTunnels: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tollgate_active_tunnels",
-			Help: "CONNECT tunnels currently open (tunnel and intercept mode).",
+			Help: "Spliced CONNECT tunnels currently open (tunnel mode; intercepted requests count in tollgate_requests_total).",
 		}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tollgate_bytes_total",
