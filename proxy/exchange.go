@@ -88,9 +88,17 @@ func (p *Proxy) report(ctx context.Context, ex *exchange) {
 	if ex.vetted.IsValid() {
 		vetted = ex.vetted.String()
 	}
+	if p.opts.Logger.Enabled(ctx, logLevel) {
+		p.logLine(ctx, logLevel, ex, outcome, vetted, dur)
+	}
+	p.audit(ctx, ex, outcome, vetted, dur)
+}
+
+// logLine is the canonical log line of one request.
+func (p *Proxy) logLine(ctx context.Context, logLevel slog.Level, ex *exchange, outcome, vetted string, dur time.Duration) {
 	p.opts.Logger.LogAttrs(ctx, logLevel, "request",
 		slog.String("request_id", ex.id),
-		slog.String("tenant", tenant),
+		slog.String("tenant", ex.caller.Tenant),
 		slog.String("key_id", ex.caller.KeyID),
 		slog.String("client", ex.client.Addr().String()),
 		slog.String("mode", ex.mode),
@@ -106,6 +114,10 @@ func (p *Proxy) report(ctx context.Context, ex *exchange) {
 		slog.Int64("bytes_in", ex.bytesIn),
 		slog.Duration("duration", dur),
 	)
+}
+
+// audit records the decision in the tenant's audit chain.
+func (p *Proxy) audit(ctx context.Context, ex *exchange, outcome, vetted string, dur time.Duration) {
 	if p.opts.Audit == nil {
 		return
 	}
@@ -131,7 +143,7 @@ func (p *Proxy) report(ctx context.Context, ex *exchange) {
 	}
 	ev := tollgate.AuditEvent{
 		Time:      ex.start,
-		Tenant:    tenant,
+		Tenant:    ex.caller.Tenant,
 		Actor:     actor,
 		ActorType: actorType,
 		Action:    "proxy." + ex.mode,

@@ -110,6 +110,7 @@ func (c *tunnelConn) abort() {
 // on as a half-close (the other direction may still be answering); an error
 // in either direction ends the tunnel.
 func (c *tunnelConn) splice() {
+	var ended atomic.Int32 // directions finished; the second one needs no half-close
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -117,11 +118,13 @@ func (c *tunnelConn) splice() {
 			c.abort()
 			return
 		}
-		closeWrite(c.peer)
+		if ended.Add(1) == 1 {
+			closeWrite(c.peer)
+		}
 	}()
 	if _, err := c.ReadFrom(c.peer); err != nil {
 		c.abort()
-	} else {
+	} else if ended.Add(1) == 1 {
 		closeWrite(c.Conn)
 	}
 	<-done
