@@ -317,11 +317,17 @@ func (r *repo) RotateSigningKey(_ context.Context, tenant string, next tollgate.
 		return tollgate.ErrNotFound
 	}
 	for id, k := range r.m.signing {
-		if k.Tenant == tenant && k.Status == tollgate.SigningPrimary {
-			g := graceUntil
-			k.Status, k.GraceUntil = tollgate.SigningGrace, &g
-			r.m.signing[id] = k
+		if k.Tenant != tenant {
+			continue
 		}
+		g := graceUntil
+		switch {
+		case k.Status == tollgate.SigningPrimary:
+			k.Status, k.GraceUntil = tollgate.SigningGrace, &g
+		case k.Status == tollgate.SigningGrace && k.GraceUntil != nil && k.GraceUntil.After(graceUntil):
+			k.GraceUntil = &g // as the real stores: no older key signs past the new grace
+		}
+		r.m.signing[id] = k
 	}
 	next.Tenant, next.Status = tenant, tollgate.SigningPrimary
 	r.m.signing[next.ID] = next

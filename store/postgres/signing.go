@@ -79,6 +79,12 @@ func (r *repo) RotateSigningKey(ctx context.Context, tenant string, next tollgat
 		if tag.RowsAffected() == 0 {
 			return tollgate.ErrNotFound
 		}
+		// No older key may sign beyond the new grace: a rotation with grace
+		// 0 after a leak must stop every earlier key, not only the primary.
+		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET grace_until = $2
+			WHERE tenant_id = $1 AND status = 'grace' AND grace_until > $2`, tenant, ts(graceUntil)); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET status = 'grace', grace_until = $2
 			WHERE tenant_id = $1 AND status = 'primary'`, tenant, ts(graceUntil)); err != nil {
 			return err

@@ -80,6 +80,13 @@ func (r *repo) RotateSigningKey(ctx context.Context, tenant string, next tollgat
 		if n == 0 {
 			return tollgate.ErrNotFound
 		}
+		// No older key may sign beyond the new grace: a rotation with grace
+		// 0 after a leak must stop every earlier key, not only the primary.
+		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET grace_until = ?
+			WHERE tenant_id = ? AND status = 'grace' AND grace_until > ?`,
+			rowcodec.Nanos(graceUntil), tenant, rowcodec.Nanos(graceUntil)); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET status = 'grace', grace_until = ?
 			WHERE tenant_id = ? AND status = 'primary'`, rowcodec.Nanos(graceUntil), tenant); err != nil {
 			return err

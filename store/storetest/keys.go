@@ -188,4 +188,23 @@ func testSigningKeys(t *testing.T, s tollgate.Store) {
 	if err := r.RotateSigningKey(ctx, "a", SigningKey("sk_4", "b", "", Base), grace2); err == nil {
 		t.Error("RotateSigningKey accepted a key of another tenant")
 	}
+
+	// A rotation with a shorter grace (0 after a leak) cuts every older key's grace.
+	cut := Base.Add(12 * time.Hour)
+	mustNil(t, "rotate with a shorter grace", r.RotateSigningKey(ctx, "a", SigningKey("sk_5", "a", "", Base.Add(3*time.Hour)), cut))
+	ks, err = r.ListSigningKeys(ctx, "a")
+	mustNil(t, "list after the cut", err)
+	graces := 0
+	for _, k := range ks {
+		if k.Status != tollgate.SigningGrace {
+			continue
+		}
+		graces++
+		if k.GraceUntil == nil || k.GraceUntil.After(cut) {
+			t.Errorf("key %s keeps signing until %v, past the new grace %v", k.ID, k.GraceUntil, cut)
+		}
+	}
+	if graces != 3 {
+		t.Errorf("want 3 keys in grace after the cut, got %d", graces)
+	}
 }
