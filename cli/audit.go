@@ -35,7 +35,7 @@ func auditList(ctx context.Context, r *runner, args []string) error {
 	fs := r.flags("audit list", "", "Lists audit events, newest page first as the server orders them.")
 	var f client.AuditFilter
 	fs.StringVar(&f.Tenant, "tenant", "", "only this tenant's events (default: your tenant, or every chain for admins)")
-	fs.StringVar(&f.Action, "action", "", "only this action, e.g. tenant.create or proxy.request")
+	fs.StringVar(&f.Action, "action", "", "only this action, e.g. tenant.create, key.revoke or proxy.tunnel (proxy.intercept, proxy.forward)")
 	outcome := fs.String("outcome", "", "success | failure | blocked")
 	since := fs.String("since", "", "events at or after this RFC 3339 time, or this long ago (24h)")
 	until := fs.String("until", "", "events before this RFC 3339 time, or this long ago")

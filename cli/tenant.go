@@ -46,7 +46,7 @@ func (tf *tenantFlags) register(fs *flagSet) {
 	fs.BoolVar(&tf.upgradeHTTP, "upgrade-http", false, "send http:// requests over TLS (--upgrade-http=false to turn off)")
 	fs.Int64Var(&tf.maxBody, "max-body-bytes", 0, "largest request body the proxy signs")
 	fs.Float64Var(&tf.rps, "rps", 0, "requests per second (0 = unlimited)")
-	fs.Int64Var(&tf.burst, "burst", 0, "burst above --rps")
+	fs.Int64Var(&tf.burst, "burst", 0, "requests allowed back to back before --rps applies (0: the rate rounded up)")
 	fs.Int64Var(&tf.maxConcurrent, "max-concurrent", 0, "open tunnels + in-flight requests (0 = unlimited)")
 	fs.Int64Var(&tf.bytesPerSec, "bytes-per-second", 0, "request + response bytes per second (0 = unlimited)")
 	fs.Float64Var(&tf.perKeyRPS, "per-key-rps", 0, "requests per second per API key (0 = unlimited)")

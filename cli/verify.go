@@ -27,15 +27,25 @@ func runVerify(_ context.Context, r *runner, args []string) error {
 		return usagef("--tolerance must be positive, e.g. 5m")
 	}
 	h, body, err := signer.ReadDelivery(r.stdin)
+	if err == nil {
+		err = signer.VerifyRequest(*secret, h, body, r.now(), tolerance.duration())
+	}
+	if fs.json {
+		out := map[string]any{"valid": err == nil}
+		if err != nil {
+			out["reason"] = err.Error()
+		}
+		if perr := r.printJSON(out); perr != nil {
+			return perr
+		}
+	} else if err != nil {
+		fmt.Fprintf(r.stdout, "invalid: %v\n", err)
+	} else {
+		fmt.Fprintln(r.stdout, "valid")
+	}
 	if err != nil {
-		fmt.Fprintf(r.stdout, "invalid: %v\n", err)
 		return &exitError{code: ExitFailure}
 	}
-	if err := signer.VerifyRequest(*secret, h, body, r.now(), tolerance.duration()); err != nil {
-		fmt.Fprintf(r.stdout, "invalid: %v\n", err)
-		return &exitError{code: ExitFailure}
-	}
-	fmt.Fprintln(r.stdout, "valid")
 	return nil
 }
 

@@ -54,6 +54,8 @@ func TestVerify(t *testing.T) {
 		{"bad secret", []string{"--secret", "whsec_not-base64"}, "", ExitUsage, "", "--secret is not a usable signing secret"},
 		{"zero tolerance", []string{"--secret", testSecret, "--tolerance", "0s"}, "", ExitUsage, "", "--tolerance must be positive"},
 		{"stray argument", []string{"--secret", testSecret, "request.txt"}, "", ExitUsage, "", `unexpected argument "request.txt"`},
+		{"json valid", []string{"--secret", testSecret, "--json"}, delivery(t, testSecret, fixedNow, body, body), ExitOK, `"valid": true`, ""},
+		{"json invalid", []string{"--secret", other, "--json"}, delivery(t, testSecret, fixedNow, body, body), ExitFailure, `"reason": "no matching webhook signature: `, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
