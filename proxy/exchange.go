@@ -53,6 +53,14 @@ func (p *Proxy) newExchange(remoteAddr, method, mode string) *exchange {
 	}
 }
 
+// targetString is host:port, or "" when the request never got as far as a target.
+func (ex *exchange) targetString() string {
+	if ex.target.Host == "" {
+		return ""
+	}
+	return ex.target.String()
+}
+
 func (ex *exchange) refuse(d tollgate.Decision) {
 	ex.decision = d
 	ex.status = d.Reason.Status()
@@ -103,7 +111,7 @@ func (p *Proxy) logLine(ctx context.Context, logLevel slog.Level, ex *exchange, 
 		slog.String("client", ex.client.Addr().String()),
 		slog.String("mode", ex.mode),
 		slog.String("method", ex.method),
-		slog.String("target", ex.target.String()),
+		slog.String("target", ex.targetString()),
 		slog.String("vetted_ip", vetted),
 		slog.String("decision", outcome),
 		slog.String("reason", string(ex.decision.Reason)),
@@ -137,10 +145,7 @@ func (p *Proxy) audit(ctx context.Context, ex *exchange, outcome, vetted string,
 	if actor == "" {
 		actor, actorType = "anonymous", tollgate.ActorSystem
 	}
-	target := ex.target.String()
-	if ex.target.Host == "" {
-		target = ""
-	}
+	target := ex.targetString()
 	ev := tollgate.AuditEvent{
 		Time:      ex.start,
 		Tenant:    ex.caller.Tenant,
