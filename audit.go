@@ -57,3 +57,17 @@ type AuditQuery struct {
 	Until   time.Time
 	Page    Page
 }
+
+// auditTimeLayout is the precision the chain hashes (audit.TimeLayout):
+// exported and listed events carry exactly it, so a third party can
+// recompute every hash from the JSON it received.
+const auditTimeLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// MarshalJSON writes the event with Time in UTC with exactly six fractional digits.
+func (e AuditEvent) MarshalJSON() ([]byte, error) {
+	type plain AuditEvent
+	return json.Marshal(struct {
+		plain
+		Time string `json:"time"`
+	}{plain(e), e.Time.UTC().Truncate(time.Microsecond).Format(auditTimeLayout)})
+}
