@@ -33,8 +33,10 @@ type Options struct {
 	// OnBackendError is OnErrorLocal (default) or OnErrorDeny; only Redis
 	// has a backend that can fail.
 	OnBackendError string
-	// Replicas is how many proxies share the Redis budget; in "local"
-	// fallback each enforces limit/Replicas. Default 1.
+	// Replicas is the least number of proxies assumed to share the Redis
+	// budget. The Redis limiter registers itself in Redis and uses the
+	// count of replicas alive there when larger; in "local" fallback each
+	// replica enforces limit/count. Default 1.
 	Replicas int
 	// LeaseTTL is how long a Redis concurrency lease lives without being
 	// refreshed (holders refresh every LeaseTTL/3). Default 30s.

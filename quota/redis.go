@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,9 +39,14 @@ type Redis struct {
 	prefix  string
 	opts    Options
 	log     *slog.Logger
-	local   *Memory
+	local   atomic.Pointer[Memory] // rebuilt when the replica count changes
 	metrics *metrics
 	leases  *leaseSet
+
+	replicas atomic.Int64 // replicas alive in Redis when last asked
+	stop     chan struct{}
+	bg       sync.WaitGroup
+	stopOnce sync.Once
 
 	decRedis    prometheus.Counter
 	decDenied   prometheus.Counter
@@ -58,14 +64,12 @@ var _ tollgate.Limiter = (*Redis)(nil)
 func NewRedis(client redis.UniversalClient, prefix string, opts Options, reg prometheus.Registerer) *Redis {
 	opts = opts.withDefaults()
 	m := newMetrics(reg)
-	localOpts := opts
-	localOpts.GlobalRequestsPerSecond /= float64(opts.Replicas)
 	r := &Redis{
 		client:    client,
 		prefix:    "{" + prefix + "}:",
 		opts:      opts,
 		log:       opts.Logger,
-		local:     newMemory(localOpts, m, backendFallback),
+		stop:      make(chan struct{}),
 		metrics:   m,
 		decRedis:  m.decisions.WithLabelValues(backendRedis),
 		decDenied: m.decisions.WithLabelValues(backendDenied),
@@ -75,8 +79,14 @@ func NewRedis(client redis.UniversalClient, prefix string, opts Options, reg pro
 		})),
 	}
 	r.leases = newLeaseSet(r)
+	r.local.Store(newMemory(r.localOptions(), m, backendFallback))
 	r.healthy.Store(true)
 	r.healthGauge.Set(1)
+	// Register now, so the share is known before the first decision, then
+	// keep renewing in the background.
+	r.renewMembership()
+	r.bg.Add(1)
+	go r.heartbeat()
 	return r
 }
 
@@ -102,6 +112,8 @@ func (r *Redis) Check(ctx context.Context) error {
 // so call it only at shutdown. It does not close the client, which the
 // caller owns.
 func (r *Redis) Close() error {
+	r.stopOnce.Do(func() { close(r.stop) })
+	r.bg.Wait()
 	r.leases.close()
 	return nil
 }
@@ -169,8 +181,8 @@ func (r *Redis) Admit(ctx context.Context, req tollgate.QuotaRequest) (tollgate.
 		}
 		return res, nil
 	}
-	req.Quotas = scaleQuotas(req.Quotas, r.opts.Replicas)
-	return r.local.Admit(ctx, req)
+	req.Quotas = scaleQuotas(req.Quotas, r.share())
+	return r.local.Load().Admit(ctx, req)
 }
 
 // unavailable refuses with the first limit that could not be checked; a
@@ -276,7 +288,7 @@ func (r *Redis) Acquire(ctx context.Context, tenant string, max int) (func(), to
 			Limit: tollgate.LimitTenantConcurrency, RetryAfter: r.opts.ProbeInterval,
 		}, nil
 	}
-	return r.local.Acquire(ctx, tenant, scaleQuotas(tollgate.Quotas{MaxConcurrent: max}, r.opts.Replicas).MaxConcurrent)
+	return r.local.Load().Acquire(ctx, tenant, scaleQuotas(tollgate.Quotas{MaxConcurrent: max}, r.share()).MaxConcurrent)
 }
 
 // acquireRedis takes a lease. If the call fails after Redis ran the
@@ -341,6 +353,6 @@ func (r *Redis) Transfer(ctx context.Context, tenant string, bytesPerSecond int6
 		}
 		r.backendFailed(err)
 	}
-	bps := scaleQuotas(tollgate.Quotas{BytesPerSecond: bytesPerSecond}, r.opts.Replicas).BytesPerSecond
-	return r.local.Transfer(ctx, tenant, bps, n)
+	bps := scaleQuotas(tollgate.Quotas{BytesPerSecond: bytesPerSecond}, r.share()).BytesPerSecond
+	return r.local.Load().Transfer(ctx, tenant, bps, n)
 }

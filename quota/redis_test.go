@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	tollgate "github.com/tollgate-dev/tollgate"
 )
 
@@ -436,5 +437,44 @@ func TestRedisCallerCancelIsNotAnOutage(t *testing.T) {
 	}
 	if !r.Healthy() {
 		t.Fatal("a cancelled caller marked the backend unhealthy")
+	}
+}
+
+// TestRedisReplicaShare: replicas register in Redis, so that when Redis is
+// unreachable each one enforces its share of the limit ("local" fallback).
+func TestRedisReplicaShare(t *testing.T) {
+	c := testRedisClient(t)
+	prefix := testPrefix(t, c)
+	ctx := context.Background()
+	hook := &outageHook{}
+	ca := redis.NewClient(c.Options())
+	t.Cleanup(func() { _ = ca.Close() })
+	ca.AddHook(hook)
+	a := newTestRedis(t, ca, prefix, Options{})
+	b := NewRedis(c, prefix, Options{}, nil)
+	a.renewMembership()
+	if got := a.share(); got != 2 {
+		t.Fatalf("two replicas registered, a sees a share of %d", got)
+	}
+	_ = b.Close() // leaves the membership at once
+	a.renewMembership()
+	if got := a.share(); got != 1 {
+		t.Fatalf("after b left, a sees a share of %d", got)
+	}
+	c2 := NewRedis(c, prefix, Options{}, nil)
+	t.Cleanup(func() { _ = c2.Close() })
+	a.renewMembership()
+
+	// Redis goes away: a enforces half of 10 req/s with burst 10.
+	hook.down.Store(true)
+	req := tollgate.QuotaRequest{Tenant: "acme", Quotas: tollgate.Quotas{RequestsPerSecond: 10, Burst: 10}}
+	admitted := 0
+	for range 10 {
+		if res, err := a.Admit(ctx, req); err == nil && res.Allowed {
+			admitted++
+		}
+	}
+	if admitted != 5 {
+		t.Fatalf("during the outage a admitted %d of a 10-request burst, want its share of 5", admitted)
 	}
 }

@@ -307,6 +307,9 @@ loop:
 	if err := s.writer.Close(drainCtx); err != nil {
 		log.Error("audit flush at shutdown", slog.String("error", err.Error()))
 	}
+	if s.redis != nil {
+		_ = s.redis.Close() // leaves the replica set; leases expire on their own
+	}
 	if err := s.registry.Flush(drainCtx); err != nil {
 		log.Warn("last-used flush at shutdown", slog.String("error", err.Error()))
 	}
