@@ -4,6 +4,11 @@
 // with keep-alive, and prints the ratios. It starts its own upstream, DNS
 // server and tollgate process on loopback; run it with scripts/bench-load,
 // which builds the binary and enters a private network namespace.
+//
+// -pin gives the proxy a core of its own (taskset) and the harness the
+// other, for direct and tunnel alike. -intercept compares HTTPS keep-alive
+// through an intercept-mode tenant with a tunnel-mode tenant and counts
+// the leaf certificates minted for one host (intercept.go).
 package main
 
 import (
@@ -18,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +32,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/tollgate-dev/tollgate/bench/internal/tgbench"
 )
 
 func main() {
@@ -33,12 +41,33 @@ func main() {
 	dur := flag.Duration("duration", 5*time.Second, "duration of each scenario")
 	workers := flag.Int("c", 16, "concurrent clients")
 	extra := flag.String("config", "", "extra YAML appended to the generated config (e.g. quotas)")
+	intercept := flag.Bool("intercept", false, "compare HTTPS keep-alive through an intercept-mode tenant against a tunnel-mode tenant, then count minted leaf certificates")
+	mintConns := flag.Int("mintconns", 100, "with -intercept: fresh connections to one host before reading tollgate_intercept_certs_minted_total")
+	pin := flag.Bool("pin", false, "pin tollgate to CPU 1 and this harness (clients and upstream) to CPU 0 with GOMAXPROCS=1, for direct and tunnel alike: the proxy gets a core of its own, as it would in production")
 	flag.Parse()
-	if err := run(*bin, *dur, *workers, *extra); err != nil {
+	fmt.Printf("load average: %s\n\n", tgbench.Uptime())
+	if *pin {
+		runtime.GOMAXPROCS(1)
+		if out, err := exec.Command("taskset", "-a", "-p", "-c", "0", strconv.Itoa(os.Getpid())).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "load: taskset: %v: %s\n", err, out)
+			os.Exit(1)
+		}
+		wrapCmd = []string{"taskset", "-c", "1"}
+	}
+	var err error
+	if *intercept {
+		err = runIntercept(*bin, *dur, *workers, *mintConns, *extra)
+	} else {
+		err = run(*bin, *dur, *workers, *extra)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
+
+// wrapCmd prefixes the tollgate command line (taskset with -pin).
+var wrapCmd []string
 
 type result struct {
 	name     string
@@ -97,7 +126,8 @@ log:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	args := append(append([]string{}, wrapCmd...), bin, "serve", "--config", cfgPath)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return err
@@ -134,16 +164,20 @@ log:
 
 	fmt.Printf("| scenario | req/s | p50 | p90 | p99 | errors | proxy CPU/req |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
-		cpu := "-"
-		if strings.HasPrefix(r.name, "tunnel") && r.requests > 0 {
-			cpu = fmt.Sprintf("%.0f µs", float64(r.cpu.Microseconds())/float64(r.requests))
-		}
-		fmt.Printf("| %s | %.0f | %v | %v | %v | %d | %s |\n", r.name, r.rps(), r.pct(.5).Round(time.Microsecond),
-			r.pct(.9).Round(time.Microsecond), r.pct(.99).Round(time.Microsecond), r.errors, cpu)
+		printRow(r, strings.HasPrefix(r.name, "tunnel"))
 	}
 	fmt.Printf("\nratio tunnel/direct, new connection: %.2f\n", results[1].rps()/results[0].rps())
 	fmt.Printf("ratio tunnel/direct, keep-alive:     %.2f\n", results[3].rps()/results[2].rps())
 	return nil
+}
+
+func printRow(r result, showCPU bool) {
+	cpu := "-"
+	if showCPU && r.requests > 0 {
+		cpu = fmt.Sprintf("%.0f µs", float64(r.cpu.Microseconds())/float64(r.requests))
+	}
+	fmt.Printf("| %s | %.0f | %v | %v | %v | %d | %s |\n", r.name, r.rps(), r.pct(.5).Round(time.Microsecond),
+		r.pct(.9).Round(time.Microsecond), r.pct(.99).Round(time.Microsecond), r.errors, cpu)
 }
 
 func measure(name string, workers int, dur time.Duration, pid int, fn func(context.Context) (time.Duration, error)) result {
@@ -159,7 +193,9 @@ func measure(name string, workers int, dur time.Duration, pid int, fn func(conte
 			for ctx.Err() == nil {
 				d, err := fn(ctx)
 				if err != nil {
-					errs.Add(1)
+					if errs.Add(1) == 1 && ctx.Err() == nil {
+						fmt.Fprintf(os.Stderr, "load: %s: first error: %v\n", name, err)
+					}
 					continue
 				}
 				n.Add(1)
