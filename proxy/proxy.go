@@ -17,9 +17,10 @@ import (
 	"github.com/tollgate-dev/tollgate/policy"
 )
 
-// Proxy is the egress proxy's HTTP handler. CONNECT requests go through
-// goproxy (tunnel splice and TLS intercept); absolute-form requests are
-// forwarded by the proxy itself so that refusals keep their exact status line.
+// Proxy is the egress proxy's HTTP handler. It decides every request itself;
+// intercepted CONNECTs then go through goproxy's TLS intercept loop, while
+// refusals, tunnels and absolute-form forwarding are answered here so that
+// refusals keep their exact status line.
 type Proxy struct {
 	opts       Options
 	engine     atomic.Pointer[policy.Engine]
@@ -62,7 +63,7 @@ func (p *Proxy) SetEngine(e *policy.Engine) { p.engine.Store(e) }
 // ServeHTTP dispatches CONNECT to goproxy and forwards absolute-form requests.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodConnect {
-		p.gp.ServeHTTP(w, r)
+		p.serveConnect(w, r)
 		return
 	}
 	p.serveForward(w, r)

@@ -390,3 +390,24 @@ func TestShutdownClosesAndReportsTunnels(t *testing.T) {
 		t.Fatal("the client side of the drained tunnel is still open")
 	}
 }
+
+// TestPipelinedAfterConnect: bytes a client sends right behind the CONNECT
+// head, before the 200, reach the upstream.
+func TestPipelinedAfterConnect(t *testing.T) {
+	ip, port := listenUpstream(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "pong "+r.URL.Path) })
+	f := newFixture(t, func(tn *tollgate.Tenant) { tn.Policy.AllowedPorts = []uint16{port} })
+	f.res.answers["hook.example"] = []netip.Addr{netip.MustParseAddr(ip)}
+	req := fmt.Sprintf("CONNECT hook.example:%d HTTP/1.1\r\nProxy-Authorization: %s\r\n\r\nGET /early HTTP/1.1\r\nHost: hook.example\r\nConnection: close\r\n\r\n", port, basic("acme"))
+	resp, _, _, br := rawRequest(t, f.proxyAddr, req)
+	if resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %s", resp.Status)
+	}
+	r2, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r2.Body)
+	if string(b) != "pong /early" {
+		t.Fatalf("pipelined request: %q", b)
+	}
+}

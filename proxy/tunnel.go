@@ -106,10 +106,11 @@ func (c *tunnelConn) abort() {
 	_ = c.Close()
 }
 
-// splice copies both ways until both directions end. A clean EOF is passed
+// splice copies both ways until both directions end; client reads the
+// client side (the connection, after any bytes buffered before the tunnel). A clean EOF is passed
 // on as a half-close (the other direction may still be answering); an error
 // in either direction ends the tunnel.
-func (c *tunnelConn) splice() {
+func (c *tunnelConn) splice(client io.Reader) {
 	var ended atomic.Int32 // directions finished; the second one needs no half-close
 	done := make(chan struct{})
 	go func() {
@@ -122,7 +123,7 @@ func (c *tunnelConn) splice() {
 			closeWrite(c.peer)
 		}
 	}()
-	if _, err := c.ReadFrom(c.peer); err != nil {
+	if _, err := c.ReadFrom(client); err != nil {
 		c.abort()
 	} else if ended.Add(1) == 1 {
 		closeWrite(c.Conn)

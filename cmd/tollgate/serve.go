@@ -123,7 +123,10 @@ func runServer(ctx context.Context, cfgPath string, stderr io.Writer) error {
 	}
 
 	// Listeners first: the policy must know their addresses to refuse them.
-	proxyLn, err := net.Listen("tcp", cfg.Proxy.Listen)
+	// Proxy listeners skip TCP keep-alive probes: proxy.idle_timeout ends
+	// idle connections, and the probes cost four syscalls per accept.
+	proxyListen := net.ListenConfig{KeepAlive: -1}
+	proxyLn, err := proxyListen.Listen(ctx, "tcp", cfg.Proxy.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on proxy.listen %s: %w (stop the process holding it or set proxy.listen to a free address)", cfg.Proxy.Listen, err)
 	}
@@ -135,7 +138,7 @@ func runServer(ctx context.Context, cfgPath string, stderr io.Writer) error {
 	defer controlLn.Close()
 	var tlsLn net.Listener
 	if cfg.Proxy.TLSListen != "" {
-		if tlsLn, err = net.Listen("tcp", cfg.Proxy.TLSListen); err != nil {
+		if tlsLn, err = proxyListen.Listen(ctx, "tcp", cfg.Proxy.TLSListen); err != nil {
 			return fmt.Errorf("listen on proxy.tls_listen %s: %w (stop the process holding it or set proxy.tls_listen to a free address)", cfg.Proxy.TLSListen, err)
 		}
 		defer tlsLn.Close()
