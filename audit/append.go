@@ -24,7 +24,7 @@ func Append(ctx context.Context, store tollgate.AuditStore, events ...tollgate.A
 		}
 		batch[i] = e
 	}
-	if err := store.AppendAudit(ctx, batch, Seal); err != nil {
+	if err := store.AppendAudit(ctx, batch, sealPrepared); err != nil {
 		return fmt.Errorf("append %d audit events: %w", len(batch), err)
 	}
 	return nil

@@ -42,6 +42,14 @@ func Seal(prevHash string, e *tollgate.AuditEvent) {
 	e.Hash = hashEvent(e, meta)
 }
 
+// sealPrepared is Seal for events that went through prepare (Append and
+// the Writer): their metadata is canonical and their time normalised
+// already, so the metadata is not parsed a second time on the hot path.
+func sealPrepared(prevHash string, e *tollgate.AuditEvent) {
+	e.PrevHash = prevHash
+	e.Hash = hashEvent(e, e.Metadata)
+}
+
 func hashEvent(e *tollgate.AuditEvent, canonicalMeta []byte) string {
 	b := make([]byte, 0, canonicalSize(e, canonicalMeta)+len(e.PrevHash))
 	b = append(b, e.PrevHash...)

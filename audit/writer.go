@@ -221,7 +221,7 @@ func (w *Writer) write(batch []tollgate.AuditEvent) bool {
 	backoff := w.opts.RetryBackoff
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err := w.store.AppendAudit(w.ctx, batch, Seal)
+		err := w.store.AppendAudit(w.ctx, batch, sealPrepared)
 		w.m.flushSeconds.Observe(time.Since(start).Seconds())
 		if err == nil {
 			w.pending.Add(-int64(len(batch)))
