@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/netip"
 	"strconv"
@@ -136,11 +135,11 @@ func (p *Proxy) audit(ctx context.Context, ex *exchange, outcome, vetted string,
 	case "error":
 		auditOutcome = tollgate.OutcomeFailure
 	}
-	meta, _ := json.Marshal(auditMeta{
+	meta := auditMeta{
 		RequestID: ex.id, Mode: ex.mode, Method: ex.method, Host: ex.target.Host, Port: ex.target.Port,
 		VettedIP: vetted, Status: ex.status, BytesOut: ex.bytesOut, BytesIn: ex.bytesIn,
 		DurationMS: float64(dur.Microseconds()) / 1000, Signed: ex.signed, Detail: ex.decision.Detail,
-	})
+	}.appendJSON(make([]byte, 0, 256))
 	actor, actorType := ex.caller.KeyID, tollgate.ActorKey
 	if actor == "" {
 		actor, actorType = "anonymous", tollgate.ActorSystem
@@ -178,6 +177,77 @@ type auditMeta struct {
 	DurationMS float64 `json:"duration_ms"`
 	Signed     bool    `json:"signed,omitempty"`
 	Detail     string  `json:"detail,omitempty"`
+}
+
+// appendJSON encodes m as canonical JSON (keys sorted, compact, as the
+// audit chain hashes it), without reflection: this runs once per request.
+func (m auditMeta) appendJSON(b []byte) []byte {
+	b = append(b, `{"bytes_in":`...)
+	b = strconv.AppendInt(b, m.BytesIn, 10)
+	b = append(b, `,"bytes_out":`...)
+	b = strconv.AppendInt(b, m.BytesOut, 10)
+	if m.Detail != "" {
+		b = append(b, `,"detail":`...)
+		b = appendJSONString(b, m.Detail)
+	}
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendFloat(b, m.DurationMS, 'f', -1, 64)
+	if m.Host != "" {
+		b = append(b, `,"host":`...)
+		b = appendJSONString(b, m.Host)
+	}
+	if m.Method != "" {
+		b = append(b, `,"method":`...)
+		b = appendJSONString(b, m.Method)
+	}
+	b = append(b, `,"mode":`...)
+	b = appendJSONString(b, m.Mode)
+	if m.Port != 0 {
+		b = append(b, `,"port":`...)
+		b = strconv.AppendUint(b, uint64(m.Port), 10)
+	}
+	b = append(b, `,"request_id":`...)
+	b = appendJSONString(b, m.RequestID)
+	if m.Signed {
+		b = append(b, `,"signed":true`...)
+	}
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(m.Status), 10)
+	if m.VettedIP != "" {
+		b = append(b, `,"vetted_ip":`...)
+		b = appendJSONString(b, m.VettedIP)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString quotes s for JSON as the audit canonical form does:
+// quote, backslash and control characters escaped (short forms where JSON
+// has them), everything else (UTF-8) as is.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case c == '\b':
+			b = append(b, '\\', 'b')
+		case c == '\f':
+			b = append(b, '\\', 'f')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 // retryAfterSeconds rounds a limiter's wait up to whole seconds, at least 1,

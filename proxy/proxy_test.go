@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate"
+	"github.com/tollgate-dev/tollgate/audit"
 	"github.com/tollgate-dev/tollgate/policy"
 	"github.com/tollgate-dev/tollgate/resolver"
 	"github.com/tollgate-dev/tollgate/signer"
@@ -409,5 +411,27 @@ func TestPipelinedAfterConnect(t *testing.T) {
 	b, _ := io.ReadAll(r2.Body)
 	if string(b) != "pong /early" {
 		t.Fatalf("pipelined request: %q", b)
+	}
+}
+
+// TestAuditMetaJSON: the hand-written encoder yields what encoding/json
+// plus canonicalisation would, including escaping.
+func TestAuditMetaJSON(t *testing.T) {
+	for _, m := range []auditMeta{
+		{RequestID: "req_1", Mode: modeTunnel, Status: 200, BytesIn: 5, BytesOut: 7, DurationMS: 1.25},
+		{RequestID: "req_2", Mode: modeForward, Method: "POST", Host: "hook.example", Port: 443, VettedIP: "127.0.1.9",
+			Status: 403, DurationMS: 0.001, Signed: true, Detail: "quote \" backslash \\ tab \t nl \n cr \r bs \b ff \f nul \x00 esc \x1b é"},
+	} {
+		want, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		canon, err := audit.CanonicalMetadata(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.appendJSON(nil); string(got) != string(canon) {
+			t.Fatalf("got  %s\nwant %s", got, canon)
+		}
 	}
 }
