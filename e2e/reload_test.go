@@ -74,4 +74,3 @@ func TestReload(t *testing.T) {
 		t.Fatalf("after a bad reload the control API answers %d", st)
 	}
 }
-
