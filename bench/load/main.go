@@ -31,8 +31,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/tollgate-dev/tollgate/bench/internal/tgbench"
 )
 
@@ -94,7 +92,7 @@ func run(bin string, dur time.Duration, workers int, extra string) error {
 	}
 	_, portStr, _ := net.SplitHostPort(upstream)
 	port, _ := strconv.Atoi(portStr)
-	dnsAddr, stopDNS, err := startDNS("bench.test.", "127.0.1.1")
+	dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
 	if err != nil {
 		return err
 	}
@@ -105,7 +103,7 @@ func run(bin string, dur time.Duration, workers int, extra string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	proxyAddr, ctrlAddr := "127.0.0.1:"+freePort(), "127.0.0.1:"+freePort()
+	proxyAddr, ctrlAddr := "127.0.0.1:"+tgbench.FreePort(), "127.0.0.1:"+tgbench.FreePort()
 	cfg := fmt.Sprintf(`proxy:
   listen: %s
   require_auth: false
@@ -185,7 +183,7 @@ func measure(name string, workers int, dur time.Duration, pid int, fn func(conte
 	defer cancel()
 	var n, errs atomic.Int64
 	lats := make([][]time.Duration, workers)
-	cpu0 := procCPU(pid)
+	cpu0 := tgbench.ProcCPU(pid)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -204,7 +202,7 @@ func measure(name string, workers int, dur time.Duration, pid int, fn func(conte
 		})
 	}
 	wg.Wait()
-	r := result{name: name, requests: n.Load(), errors: errs.Load(), elapsed: time.Since(start), cpu: procCPU(pid) - cpu0}
+	r := result{name: name, requests: n.Load(), errors: errs.Load(), elapsed: time.Since(start), cpu: tgbench.ProcCPU(pid) - cpu0}
 	for _, l := range lats {
 		r.lat = append(r.lat, l...)
 	}
@@ -324,34 +322,6 @@ func startUpstream(addr string) (string, error) {
 	return ln.Addr().String(), nil
 }
 
-func startDNS(name, ip string) (string, func(), error) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(q)
-		if len(q.Question) == 1 && q.Question[0].Name == name && q.Question[0].Qtype == dns.TypeA {
-			rr, _ := dns.NewRR(name + " 300 IN A " + ip)
-			m.Answer = append(m.Answer, rr)
-		}
-		_ = w.WriteMsg(m)
-	})}
-	go func() { _ = srv.ActivateAndServe() }()
-	return pc.LocalAddr().String(), func() { _ = srv.Shutdown() }, nil
-}
-
-func freePort() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	_, p, _ := net.SplitHostPort(ln.Addr().String())
-	return p
-}
-
 func waitReady(url string) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
@@ -364,17 +334,4 @@ func waitReady(url string) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return errors.New("tollgate did not become ready")
-}
-
-// procCPU is the user+system CPU time of a process (clock ticks of 10 ms).
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
