@@ -77,3 +77,29 @@ func TestVerifyPublishedVector(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
 }
+
+// A capture with a final newline no Content-Length covers still verifies,
+// and says so; a tampered body does not, newline or not.
+func TestVerifyFinalNewline(t *testing.T) {
+	ts := int64(1614265330)
+	head := "webhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek\nwebhook-timestamp: " + strconv.FormatInt(ts, 10) +
+		"\nwebhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=\n\n"
+	for _, tc := range []struct {
+		name, body string
+		code       int
+		out        string
+	}{
+		{"LF", "{\"test\": 2432232314}\n", ExitOK, "valid (without the input's final newline"},
+		{"CRLF", "{\"test\": 2432232314}\r\n", ExitOK, "valid (without the input's final newline"},
+		{"tampered", "{\"test\": 2432232315}\n", ExitFailure, "invalid: no matching webhook signature"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb strings.Builder
+			r := &runner{env: func(string) string { return "" }, stdin: strings.NewReader(head + tc.body), stdout: &out, stderr: &errb,
+				now: func() time.Time { return time.Unix(ts, 0) }}
+			if code := r.run(t.Context(), []string{"verify", "--secret", testSecret}); code != tc.code || !strings.Contains(out.String(), tc.out) {
+				t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+			}
+		})
+	}
+}

@@ -81,6 +81,9 @@ func loadConfig(path string) (*config.Config, error) {
 		return config.Default(), nil
 	}
 	cfg, err := config.Load(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, &exitError{code: 2, err: fmt.Errorf("config file %s does not exist; pass an existing file to --config, or omit --config to run the embedded default", path)}
+	}
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}
