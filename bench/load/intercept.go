@@ -12,14 +12,9 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bench/internal/tgbench"
@@ -33,36 +28,11 @@ import (
 // Go http.Clients with Proxy set. It then opens -mintconns new connections
 // to the one host and reads tollgate_intercept_certs_minted_total.
 func runIntercept(bin string, dur time.Duration, workers, mintConns int, extra string) error {
-	ca, caKey, caPEM, err := newCA()
+	up, err := startHTTPSUpstream()
 	if err != nil {
 		return err
 	}
-	leaf, err := newLeaf(ca, caKey, "bench.test")
-	if err != nil {
-		return err
-	}
-	ln, err := tls.Listen("tcp", "127.0.1.1:0", &tls.Config{Certificates: []tls.Certificate{leaf}})
-	if err != nil {
-		return err
-	}
-	body := strings.Repeat("x", 1024)
-	// upConns counts TCP connections the upstream accepted: with keep-alive
-	// on both legs it stays near the number of client connections.
-	var upConns atomic.Int64
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.Copy(io.Discard, r.Body)
-			_, _ = io.WriteString(w, body)
-		}),
-		ConnState: func(_ net.Conn, st http.ConnState) {
-			if st == http.StateNew {
-				upConns.Add(1)
-			}
-		},
-	}
-	go func() { _ = srv.Serve(ln) }()
-	_, portStr, _ := net.SplitHostPort(ln.Addr().String())
-	port, _ := strconv.Atoi(portStr)
+	caPEM, port := up.caPEM, up.port
 	dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
 	if err != nil {
 		return err
@@ -120,58 +90,16 @@ log:
 		return fmt.Errorf("intercept CA: no PEM certificate in %q", icpPEM)
 	}
 	client := func(proxy string, roots *x509.CertPool, keepAlive bool) *http.Client {
-		pu, _ := url.Parse("http://" + proxy)
-		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-			Proxy:               http.ProxyURL(pu),
-			TLSClientConfig:     &tls.Config{RootCAs: roots},
-			MaxIdleConnsPerHost: workers,
-			DisableKeepAlives:   !keepAlive,
-			ForceAttemptHTTP2:   false,
-		}}
+		return httpsClient(proxy, "", roots, keepAlive, workers)
 	}
-	target := fmt.Sprintf("https://bench.test:%d/bench", port)
-	get := func(c *http.Client) (time.Duration, error) {
-		t0 := time.Now()
-		resp, err := c.Get(target)
-		if err != nil {
-			return 0, err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return 0, fmt.Errorf("%s (Tollgate-Reason %q)", resp.Status, resp.Header.Get("Tollgate-Reason"))
-		}
-		return time.Since(t0), err
+	target := up.url()
+	scens := []httpsScenario{
+		{"HTTPS via tunnel, keep-alive", tun.Pid(), client(tun.ProxyAddr, upRoots, true)},
+		{"HTTPS via intercept, keep-alive", icp.Pid(), client(icp.ProxyAddr, icpRoots, true)},
+		{"HTTPS via tunnel, new connection per request", tun.Pid(), client(tun.ProxyAddr, upRoots, false)},
+		{"HTTPS via intercept, new connection per request", icp.Pid(), client(icp.ProxyAddr, icpRoots, false)},
 	}
-	type scen struct {
-		name string
-		in   *tgbench.Instance
-		c    *http.Client
-	}
-	scens := []scen{
-		{"HTTPS via tunnel, keep-alive", tun, client(tun.ProxyAddr, upRoots, true)},
-		{"HTTPS via intercept, keep-alive", icp, client(icp.ProxyAddr, icpRoots, true)},
-		{"HTTPS via tunnel, new connection per request", tun, client(tun.ProxyAddr, upRoots, false)},
-		{"HTTPS via intercept, new connection per request", icp, client(icp.ProxyAddr, icpRoots, false)},
-	}
-	var results []result
-	var ups []int64
-	for _, s := range scens {
-		fn := func() (time.Duration, error) { return get(s.c) }
-		_ = measure(s.name, workers, dur/5, s.in.Pid(), wrap(fn))
-		u0 := upConns.Load()
-		results = append(results, measure(s.name, workers, dur, s.in.Pid(), wrap(fn)))
-		ups = append(ups, upConns.Load()-u0)
-		s.c.CloseIdleConnections()
-	}
-	fmt.Printf("| scenario | req/s | p50 | p90 | p99 | errors | proxy CPU/req |\n|---|---|---|---|---|---|---|\n")
-	for _, r := range results {
-		printRow(r, true)
-	}
-	fmt.Println()
-	for i, r := range results {
-		fmt.Printf("upstream connections accepted during %q: %d for %d requests\n", r.name, ups[i], r.requests)
-	}
+	results := measureHTTPS(scens, workers, dur, target, up, func(result) bool { return true })
 	fmt.Printf("\nratio intercept/tunnel, keep-alive:             %.2f\n", results[1].rps()/results[0].rps())
 	fmt.Printf("ratio intercept/tunnel, new connection/request: %.2f\n", results[3].rps()/results[2].rps())
 
@@ -185,7 +113,7 @@ log:
 	c := client(icp.ProxyAddr, icpRoots, false)
 	okConns := 0
 	for range mintConns {
-		if _, err := get(c); err == nil {
+		if _, err := httpsGet(c, target); err == nil {
 			okConns++
 		}
 	}

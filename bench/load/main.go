@@ -8,7 +8,10 @@
 // -pin gives the proxy a core of its own (taskset) and the harness the
 // other, for direct and tunnel alike. -intercept compares HTTPS keep-alive
 // through an intercept-mode tenant with a tunnel-mode tenant and counts
-// the leaf certificates minted for one host (intercept.go).
+// the leaf certificates minted for one host (intercept.go). -https runs the
+// tunnel-vs-direct comparison with TLS to the upstream, as HTTPS_PROXY
+// clients do; new connection per request then means a full TLS handshake
+// each time (https.go).
 package main
 
 import (
@@ -22,7 +25,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -41,8 +43,13 @@ func main() {
 	extra := flag.String("config", "", "extra YAML appended to the generated config (e.g. quotas)")
 	intercept := flag.Bool("intercept", false, "compare HTTPS keep-alive through an intercept-mode tenant against a tunnel-mode tenant, then count minted leaf certificates")
 	mintConns := flag.Int("mintconns", 100, "with -intercept: fresh connections to one host before reading tollgate_intercept_certs_minted_total")
+	https := flag.Bool("https", false, "compare HTTPS through a CONNECT tunnel against HTTPS sent directly, with a new connection (full TLS handshake) per request and with keep-alive")
 	pin := flag.Bool("pin", false, "pin tollgate to CPU 1 and this harness (clients and upstream) to CPU 0 with GOMAXPROCS=1, for direct and tunnel alike: the proxy gets a core of its own, as it would in production")
 	flag.Parse()
+	if *intercept && *https {
+		fmt.Fprintln(os.Stderr, "load: -intercept and -https are separate runs")
+		os.Exit(2)
+	}
 	fmt.Printf("load average: %s\n\n", tgbench.Uptime())
 	if *pin {
 		runtime.GOMAXPROCS(1)
@@ -55,6 +62,8 @@ func main() {
 	var err error
 	if *intercept {
 		err = runIntercept(*bin, *dur, *workers, *mintConns, *extra)
+	} else if *https {
+		err = runHTTPS(*bin, *dur, *workers, *extra)
 	} else {
 		err = run(*bin, *dur, *workers, *extra)
 	}
@@ -98,44 +107,14 @@ func run(bin string, dur time.Duration, workers int, extra string) error {
 	}
 	defer stopDNS()
 
-	dir, err := os.MkdirTemp("", "tollgate-bench")
+	tg, stop, err := startTunnelMode(bin, dnsAddr, port, extra)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	proxyAddr, ctrlAddr := "127.0.0.1:"+tgbench.FreePort(), "127.0.0.1:"+tgbench.FreePort()
-	cfg := fmt.Sprintf(`proxy:
-  listen: %s
-  require_auth: false
-control:
-  listen: %s
-data_dir: %s
-resolver:
-  servers: [%s]
-egress:
-  allow_cidrs: [127.0.1.0/24]
-defaults:
-  policy:
-    allowed_ports: [%d]
-log:
-  level: warn
-%s`, proxyAddr, ctrlAddr, dir, dnsAddr, port, extra)
-	cfgPath := filepath.Join(dir, "tollgate.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return err
-	}
-	args := append(append([]string{}, wrapCmd...), bin, "serve", "--config", cfgPath)
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() }()
-	if err := waitReady("http://" + ctrlAddr + "/readyz"); err != nil {
-		return err
-	}
+	defer stop()
+	proxyAddr := tg.ProxyAddr
 	target := fmt.Sprintf("bench.test:%d", port)
-	pid := cmd.Process.Pid
+	pid := tg.Pid()
 
 	scenarios := []struct {
 		name string
@@ -147,9 +126,7 @@ log:
 	}
 	var results []result
 	for _, s := range scenarios {
-		// Warm up caches (DNS, goroutine pools) before measuring.
-		_ = measure(s.name, workers, dur/5, pid, func(context.Context) (time.Duration, error) { return s.fn() })
-		results = append(results, measure(s.name, workers, dur, pid, func(context.Context) (time.Duration, error) { return s.fn() }))
+		results = append(results, warmMeasure(s.name, workers, dur, pid, wrap(s.fn)))
 	}
 	for _, via := range []string{"", proxyAddr} {
 		name := "direct, keep-alive"
@@ -160,13 +137,56 @@ log:
 		results = append(results, measureKeepAlive(name, workers, dur, pid, upstream, via, target))
 	}
 
+	printTable(results, func(r result) bool { return strings.HasPrefix(r.name, "tunnel") })
+	printTunnelRatios(results)
+	return nil
+}
+
+// startTunnelMode runs tollgate with the config every tunnel-vs-direct
+// comparison shares, so the plain and the HTTPS figures differ only in what
+// the clients send.
+func startTunnelMode(bin, dnsAddr string, port int, extra string) (*tgbench.Instance, func(), error) {
+	dir, err := os.MkdirTemp("", "tollgate-bench")
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := fmt.Sprintf(`resolver:
+  servers: [%s]
+egress:
+  allow_cidrs: [127.0.1.0/24]
+defaults:
+  policy:
+    allowed_ports: [%d]
+log:
+  level: warn
+%s`, dnsAddr, port, extra)
+	tg, err := tgbench.Start(bin, dir, "  require_auth: false\n", cfg, wrapCmd)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return tg, func() { tg.Stop(); os.RemoveAll(dir) }, nil
+}
+
+// warmMeasure runs fn for dur/5 before the measured dur so that caches (DNS,
+// goroutine pools) are warm.
+func warmMeasure(name string, workers int, dur time.Duration, pid int, fn func(context.Context) (time.Duration, error)) result {
+	_ = measure(name, workers, dur/5, pid, fn)
+	return measure(name, workers, dur, pid, fn)
+}
+
+func printTable(results []result, showCPU func(result) bool) {
 	fmt.Printf("| scenario | req/s | p50 | p90 | p99 | errors | proxy CPU/req |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
-		printRow(r, strings.HasPrefix(r.name, "tunnel"))
+		printRow(r, showCPU(r))
 	}
+}
+
+// printTunnelRatios expects results in the order direct/tunnel new
+// connection, then direct/tunnel keep-alive.
+func printTunnelRatios(results []result) {
 	fmt.Printf("\nratio tunnel/direct, new connection: %.2f\n", results[1].rps()/results[0].rps())
 	fmt.Printf("ratio tunnel/direct, keep-alive:     %.2f\n", results[3].rps()/results[2].rps())
-	return nil
 }
 
 func printRow(r result, showCPU bool) {
@@ -320,18 +340,4 @@ func startUpstream(addr string) (string, error) {
 		}))
 	}()
 	return ln.Addr().String(), nil
-}
-
-func waitReady(url string) error {
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return errors.New("tollgate did not become ready")
 }
