@@ -33,6 +33,17 @@ func Append(ctx context.Context, store tollgate.AuditStore, events ...tollgate.A
 // prepare fills a missing ID and Time and canonicalises the metadata, so a
 // bad event is refused to its caller rather than discovered at seal time.
 func prepare(e *tollgate.AuditEvent, now func() time.Time) error {
+	prepareIdentity(e, now)
+	meta, err := canonicalMetadata(e.Metadata)
+	if err != nil {
+		return fmt.Errorf("audit event %s (%s): %w", e.ID, e.Action, err)
+	}
+	e.Metadata = meta
+	return nil
+}
+
+// prepareIdentity fills a missing Time and ID and normalises the time.
+func prepareIdentity(e *tollgate.AuditEvent, now func() time.Time) {
 	if e.Time.IsZero() {
 		e.Time = now()
 	}
@@ -40,10 +51,4 @@ func prepare(e *tollgate.AuditEvent, now func() time.Time) error {
 	if e.ID == "" {
 		e.ID = NewID(e.Time)
 	}
-	meta, err := canonicalMetadata(e.Metadata)
-	if err != nil {
-		return fmt.Errorf("audit event %s (%s): %w", e.ID, e.Action, err)
-	}
-	e.Metadata = meta
-	return nil
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -107,6 +108,21 @@ func (w *Writer) Record(ctx context.Context, e tollgate.AuditEvent) error {
 	if err := prepare(&e, w.opts.Now); err != nil {
 		return err
 	}
+	return w.enqueue(ctx, e)
+}
+
+// RecordMeta is Record for an event whose metadata is m (e.Metadata is
+// ignored): m is canonical already, so nothing is parsed.
+func (w *Writer) RecordMeta(ctx context.Context, e tollgate.AuditEvent, m Meta) error {
+	prepareIdentity(&e, w.opts.Now)
+	e.Metadata = m.raw
+	if len(e.Metadata) == 0 {
+		e.Metadata = json.RawMessage(emptyMetadata)
+	}
+	return w.enqueue(ctx, e)
+}
+
+func (w *Writer) enqueue(ctx context.Context, e tollgate.AuditEvent) error {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()

@@ -5,12 +5,14 @@ import (
 	"log/slog"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 
 	"github.com/tollgate-dev/tollgate"
+	"github.com/tollgate-dev/tollgate/audit"
 	"github.com/tollgate-dev/tollgate/policy"
 )
 
@@ -135,11 +137,11 @@ func (p *Proxy) audit(ctx context.Context, ex *exchange, outcome, vetted string,
 	case "error":
 		auditOutcome = tollgate.OutcomeFailure
 	}
-	meta := auditMeta{
-		RequestID: ex.id, Mode: ex.mode, Method: ex.method, Host: ex.target.Host, Port: ex.target.Port,
-		VettedIP: vetted, Status: ex.status, BytesOut: ex.bytesOut, BytesIn: ex.bytesIn,
-		DurationMS: float64(dur.Microseconds()) / 1000, Signed: ex.signed, Detail: ex.decision.Detail,
-	}.appendJSON(make([]byte, 0, 256))
+	meta, err := auditMeta(ex, vetted, dur)
+	if err != nil {
+		p.opts.Logger.LogAttrs(ctx, slog.LevelError, "audit metadata", slog.String("request_id", ex.id), slog.String("error", err.Error()))
+		return
+	}
 	actor, actorType := ex.caller.KeyID, tollgate.ActorKey
 	if actor == "" {
 		actor, actorType = "anonymous", tollgate.ActorSystem
@@ -155,99 +157,47 @@ func (p *Proxy) audit(ctx context.Context, ex *exchange, outcome, vetted string,
 		Outcome:   auditOutcome,
 		Reason:    string(ex.decision.Reason),
 		ClientIP:  ex.client.Addr().String(),
-		Metadata:  meta,
 	}
-	if err := p.opts.Audit.Record(context.WithoutCancel(ctx), ev); err != nil {
+	// The event shares the request's ULID, so a log line and its audit
+	// event are found from either id (and no second random id is drawn).
+	if strings.HasPrefix(ex.id, "req_") {
+		ev.ID = "evt_" + ex.id[len("req_"):]
+	}
+	if err := p.opts.Audit.RecordMeta(context.WithoutCancel(ctx), ev, meta); err != nil {
 		p.opts.Logger.LogAttrs(ctx, slog.LevelError, "audit record", slog.String("request_id", ex.id), slog.String("error", err.Error()))
 	}
 }
 
-// auditMeta is the fixed metadata of a proxy decision event: never keys,
-// headers or bodies.
-type auditMeta struct {
-	RequestID  string  `json:"request_id"`
-	Mode       string  `json:"mode"`
-	Method     string  `json:"method,omitempty"`
-	Host       string  `json:"host,omitempty"`
-	Port       uint16  `json:"port,omitempty"`
-	VettedIP   string  `json:"vetted_ip,omitempty"`
-	Status     int     `json:"status"`
-	BytesOut   int64   `json:"bytes_out"`
-	BytesIn    int64   `json:"bytes_in"`
-	DurationMS float64 `json:"duration_ms"`
-	Signed     bool    `json:"signed,omitempty"`
-	Detail     string  `json:"detail,omitempty"`
-}
-
-// appendJSON encodes m as canonical JSON (keys sorted, compact, as the
-// audit chain hashes it), without reflection: this runs once per request.
-func (m auditMeta) appendJSON(b []byte) []byte {
-	b = append(b, `{"bytes_in":`...)
-	b = strconv.AppendInt(b, m.BytesIn, 10)
-	b = append(b, `,"bytes_out":`...)
-	b = strconv.AppendInt(b, m.BytesOut, 10)
-	if m.Detail != "" {
-		b = append(b, `,"detail":`...)
-		b = appendJSONString(b, m.Detail)
+// auditMeta is the fixed metadata of a proxy decision event, never keys,
+// headers or bodies; built in canonical key order without reflection or
+// parsing, since this runs once per request.
+func auditMeta(ex *exchange, vetted string, dur time.Duration) (audit.Meta, error) {
+	m := audit.NewMetaBuilder(make([]byte, 0, 256))
+	m.Int("bytes_in", ex.bytesIn)
+	m.Int("bytes_out", ex.bytesOut)
+	if ex.decision.Detail != "" {
+		m.String("detail", ex.decision.Detail)
 	}
-	b = append(b, `,"duration_ms":`...)
-	b = strconv.AppendFloat(b, m.DurationMS, 'f', -1, 64)
-	if m.Host != "" {
-		b = append(b, `,"host":`...)
-		b = appendJSONString(b, m.Host)
+	m.Float("duration_ms", float64(dur.Microseconds())/1000)
+	if ex.target.Host != "" {
+		m.String("host", ex.target.Host)
 	}
-	if m.Method != "" {
-		b = append(b, `,"method":`...)
-		b = appendJSONString(b, m.Method)
+	if ex.method != "" {
+		m.String("method", ex.method)
 	}
-	b = append(b, `,"mode":`...)
-	b = appendJSONString(b, m.Mode)
-	if m.Port != 0 {
-		b = append(b, `,"port":`...)
-		b = strconv.AppendUint(b, uint64(m.Port), 10)
+	m.String("mode", ex.mode)
+	if ex.target.Port != 0 {
+		m.Int("port", int64(ex.target.Port))
 	}
-	b = append(b, `,"request_id":`...)
-	b = appendJSONString(b, m.RequestID)
-	if m.Signed {
-		b = append(b, `,"signed":true`...)
+	m.String("request_id", ex.id)
+	if ex.signed {
+		m.Bool("signed", true)
 	}
-	b = append(b, `,"status":`...)
-	b = strconv.AppendInt(b, int64(m.Status), 10)
-	if m.VettedIP != "" {
-		b = append(b, `,"vetted_ip":`...)
-		b = appendJSONString(b, m.VettedIP)
+	m.Int("status", int64(ex.status))
+	if vetted != "" {
+		m.String("vetted_ip", vetted)
 	}
-	return append(b, '}')
-}
-
-// appendJSONString quotes s for JSON as the audit canonical form does:
-// quote, backslash and control characters escaped (short forms where JSON
-// has them), everything else (UTF-8) as is.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c == '\n':
-			b = append(b, '\\', 'n')
-		case c == '\r':
-			b = append(b, '\\', 'r')
-		case c == '\t':
-			b = append(b, '\\', 't')
-		case c == '\b':
-			b = append(b, '\\', 'b')
-		case c == '\f':
-			b = append(b, '\\', 'f')
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
+	return m.Done()
 }
 
 // retryAfterSeconds rounds a limiter's wait up to whole seconds, at least 1,

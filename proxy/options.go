@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate"
+	"github.com/tollgate-dev/tollgate/audit"
 	"github.com/tollgate-dev/tollgate/policy"
 	"github.com/tollgate-dev/tollgate/resolver"
 )
@@ -56,7 +57,7 @@ type Resolver interface {
 // Recorder receives one audit event per proxy decision; it may apply
 // backpressure but must not drop events silently.
 type Recorder interface {
-	Record(ctx context.Context, e tollgate.AuditEvent) error
+	RecordMeta(ctx context.Context, e tollgate.AuditEvent, m audit.Meta) error
 }
 
 // CertIssuer mints (and caches) the leaf certificate the proxy presents

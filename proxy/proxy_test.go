@@ -414,24 +414,29 @@ func TestPipelinedAfterConnect(t *testing.T) {
 	}
 }
 
-// TestAuditMetaJSON: the hand-written encoder yields what encoding/json
-// plus canonicalisation would, including escaping.
+// TestAuditMetaJSON: the metadata built for an exchange is already in the
+// canonical form a verifier recomputes, including escaping and invalid UTF-8.
 func TestAuditMetaJSON(t *testing.T) {
-	for _, m := range []auditMeta{
-		{RequestID: "req_1", Mode: modeTunnel, Status: 200, BytesIn: 5, BytesOut: 7, DurationMS: 1.25},
-		{RequestID: "req_2", Mode: modeForward, Method: "POST", Host: "hook.example", Port: 443, VettedIP: "127.0.1.9",
-			Status: 403, DurationMS: 0.001, Signed: true, Detail: "quote \" backslash \\ tab \t nl \n cr \r bs \b ff \f nul \x00 esc \x1b é"},
+	for _, ex := range []*exchange{
+		{id: "req_1", mode: modeTunnel, status: 200, bytesIn: 5, bytesOut: 7},
+		{id: "req_2", mode: modeForward, method: "POST", target: policy.Target{Host: "hook.example", Port: 443},
+			status: 403, signed: true, decision: tollgate.Deny(tollgate.ReasonForbiddenPort,
+				"quote \" backslash \\ tab \t nl \n cr \r bs \b ff \f nul \x00 esc \x1b é bad \xff")},
 	} {
-		want, err := json.Marshal(m)
+		m, err := auditMeta(ex, "127.0.1.9", 1250*time.Microsecond)
 		if err != nil {
 			t.Fatal(err)
 		}
-		canon, err := audit.CanonicalMetadata(want)
+		canon, err := audit.CanonicalMetadata(m.Raw())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := m.appendJSON(nil); string(got) != string(canon) {
-			t.Fatalf("got  %s\nwant %s", got, canon)
+		if string(m.Raw()) != string(canon) {
+			t.Fatalf("got  %s\nwant %s", m.Raw(), canon)
+		}
+		var back map[string]any
+		if err := json.Unmarshal(m.Raw(), &back); err != nil || back["request_id"] != ex.id || back["duration_ms"] != 1.25 {
+			t.Fatalf("decoded %v, %v", back, err)
 		}
 	}
 }
