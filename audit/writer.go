@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +24,7 @@ const maxBackoff = 10 * time.Second
 
 // WriterOptions tunes a Writer; zero values take the defaults.
 type WriterOptions struct {
-	QueueSize     int           // events waiting to be written; default 8192
+	QueueSize     int           // events waiting to be written, besides those being written (at most as many again); default 8192
 	BatchSize     int           // events per store call; default 512
 	FlushInterval time.Duration // longest an event waits for its batch; default 200ms
 	RetryBackoff  time.Duration // first wait after a failed batch, doubled up to 10s; default 100ms
@@ -55,17 +56,25 @@ func (o WriterOptions) withDefaults() WriterOptions {
 
 // Writer batches proxy-decision events into group commits. Record is safe
 // for concurrent use.
+//
+// Record appends to a buffer under a mutex and wakes the writing goroutine
+// only for the first event of a batch (to arm the flush timer) and for a
+// full batch. An earlier version handed every event over a channel, which
+// woke the writer once per event: on a proxy core that cost more than
+// storing the event.
 type Writer struct {
 	store tollgate.AuditStore
 	opts  WriterOptions
 	m     writerMetrics
 
-	queue   chan tollgate.AuditEvent
-	pending atomic.Int64 // events taken from the queue but not yet written
+	mu      sync.Mutex
+	buf     []tollgate.AuditEvent // queued, not yet taken for writing
+	space   chan struct{}         // closed and replaced whenever events are taken: wakes Records waiting on a full queue
+	waiting int                   // Records waiting for space
+	closed  bool
 
-	mu       sync.Mutex // guards closed and the Add side of inflight
-	closed   bool
-	inflight sync.WaitGroup // Record calls that may still enqueue
+	wake    chan struct{} // capacity 1: a batch was started or filled, or a waiting Record gave up
+	pending atomic.Int64  // events taken but not yet written
 
 	stopOnce  sync.Once
 	stop      chan struct{} // no more Records: drain, flush, exit
@@ -86,7 +95,9 @@ func NewWriter(store tollgate.AuditStore, opts WriterOptions, reg prometheus.Reg
 	w := &Writer{
 		store:  store,
 		opts:   opts,
-		queue:  make(chan tollgate.AuditEvent, opts.QueueSize),
+		buf:    make([]tollgate.AuditEvent, 0, min(opts.BatchSize, opts.QueueSize)),
+		space:  make(chan struct{}),
+		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		abort:  make(chan struct{}),
 		done:   make(chan struct{}),
@@ -94,7 +105,10 @@ func NewWriter(store tollgate.AuditStore, opts WriterOptions, reg prometheus.Reg
 		cancel: cancel,
 	}
 	w.m = newWriterMetrics(reg, func() float64 {
-		return float64(len(w.queue)) + float64(w.pending.Load())
+		w.mu.Lock()
+		n := len(w.buf)
+		w.mu.Unlock()
+		return float64(n) + float64(w.pending.Load())
 	})
 	go w.run()
 	return w
@@ -128,23 +142,45 @@ func (w *Writer) enqueue(ctx context.Context, e tollgate.AuditEvent) error {
 		w.mu.Unlock()
 		return ErrClosed
 	}
-	w.inflight.Add(1)
-	w.mu.Unlock()
-	defer w.inflight.Done()
-
-	select {
-	case w.queue <- e:
-		return nil
-	default:
+	if len(w.buf) >= w.opts.QueueSize {
+		w.m.backpressure.Inc()
+		w.waiting++
+		for len(w.buf) >= w.opts.QueueSize {
+			space := w.space
+			w.mu.Unlock()
+			var err error
+			select {
+			case <-space:
+			case <-ctx.Done():
+				err = fmt.Errorf("queue audit event %s: %w", e.ID, ctx.Err())
+			case <-w.abort:
+				err = fmt.Errorf("queue audit event %s: %w", e.ID, ErrClosed)
+			}
+			w.mu.Lock()
+			if err != nil {
+				w.waiting--
+				w.mu.Unlock()
+				w.signal() // a closing writer may have been waiting for this Record
+				return err
+			}
+		}
+		w.waiting--
 	}
-	w.m.backpressure.Inc()
+	// A Record that was waiting when Close began still gets its event in:
+	// the writer drains until no Record waits.
+	w.buf = append(w.buf, e)
+	n := len(w.buf)
+	w.mu.Unlock()
+	if n == 1 || n == w.opts.BatchSize {
+		w.signal()
+	}
+	return nil
+}
+
+func (w *Writer) signal() {
 	select {
-	case w.queue <- e:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("queue audit event %s: %w", e.ID, ctx.Err())
-	case <-w.abort:
-		return fmt.Errorf("queue audit event %s: %w", e.ID, ErrClosed)
+	case w.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -155,10 +191,7 @@ func (w *Writer) Close(ctx context.Context) error {
 	w.mu.Lock()
 	w.closed = true
 	w.mu.Unlock()
-	go func() {
-		w.inflight.Wait()
-		w.stopOnce.Do(func() { close(w.stop) })
-	}()
+	w.stopOnce.Do(func() { close(w.stop) })
 	select {
 	case <-w.done:
 	case <-ctx.Done():
@@ -182,58 +215,83 @@ func (w *Writer) run() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var tick <-chan time.Time
-	batch := w.newBatch()
-	flush := func() bool {
-		tick = nil
-		timer.Stop()
-		if len(batch) == 0 {
-			return true
-		}
-		ok := w.write(batch)
-		batch = w.newBatch()
-		return ok
-	}
+	stop := w.stop
+	stopping := false
 	for {
+		expired := false
 		select {
-		case e := <-w.queue:
-			batch = append(batch, e)
-			w.pending.Add(1)
-			if len(batch) >= w.opts.BatchSize {
-				if !flush() {
-					return
-				}
-			} else if tick == nil {
-				timer.Reset(w.opts.FlushInterval)
-				tick = timer.C
-			}
+		case <-w.wake:
 		case <-tick:
-			if !flush() {
-				return
+			tick, expired = nil, true
+		case <-stop:
+			stop, stopping = nil, true
+		}
+		for {
+			due := w.take(stopping || expired)
+			if due == nil {
+				break
 			}
-		case <-w.stop:
-			// Every Record has returned, so the queue only shrinks now.
-			for len(w.queue) > 0 {
-				batch = append(batch, <-w.queue)
-				w.pending.Add(1)
-				if len(batch) >= w.opts.BatchSize && !flush() {
+			for len(due) > 0 {
+				k := min(len(due), w.opts.BatchSize)
+				if !w.write(due[:k:k], len(due)-k) {
 					return
 				}
+				due = due[k:]
 			}
-			flush()
-			return
+		}
+		w.mu.Lock()
+		queued, waiting := len(w.buf), w.waiting
+		w.mu.Unlock()
+		switch {
+		case stopping && queued == 0 && waiting == 0:
+			return // closed: no Record can add anything now
+		case queued > 0 && tick == nil:
+			// The start of a batch waits at most one interval.
+			timer.Reset(w.opts.FlushInterval)
+			tick = timer.C
+		case queued == 0 && tick != nil:
+			timer.Stop()
+			tick = nil
 		}
 	}
 }
 
-// newBatch allocates afresh rather than reusing, so a store that keeps a
-// reference to a written batch never sees it change.
-func (w *Writer) newBatch() []tollgate.AuditEvent {
-	return make([]tollgate.AuditEvent, 0, min(w.opts.BatchSize, 64))
+// take removes what is due from the queue: every full batch, or with
+// force everything. It returns nil when nothing is due. Taking all at once
+// keeps the cost per event constant however long the queue is (a backlog
+// is never shifted along), and the returned slice is never reused, so a
+// store that keeps a batch never sees it change.
+func (w *Writer) take(force bool) []tollgate.AuditEvent {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(w.buf)
+	k := n
+	if !force {
+		k = n / w.opts.BatchSize * w.opts.BatchSize
+	}
+	if k == 0 {
+		return nil
+	}
+	var due []tollgate.AuditEvent
+	if k == n {
+		due = w.buf
+		w.buf = make([]tollgate.AuditEvent, 0, min(w.opts.BatchSize, w.opts.QueueSize))
+	} else {
+		due = slices.Clone(w.buf[:k])
+		rest := copy(w.buf, w.buf[k:]) // less than one batch
+		clear(w.buf[rest:n])
+		w.buf = w.buf[:rest]
+	}
+	w.pending.Add(int64(k))
+	close(w.space)
+	w.space = make(chan struct{})
+	return due
 }
 
 // write stores batch, retrying with backoff until it succeeds or Close
-// gives up; it reports whether the batch was written.
-func (w *Writer) write(batch []tollgate.AuditEvent) bool {
+// gives up; it reports whether the batch was written. after is how many
+// taken events wait behind it (lost with it if Close gives up).
+func (w *Writer) write(batch []tollgate.AuditEvent, after int) bool {
 	backoff := w.opts.RetryBackoff
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
@@ -253,7 +311,9 @@ func (w *Writer) write(batch []tollgate.AuditEvent) bool {
 		case <-t.C:
 		case <-w.abort:
 			t.Stop()
-			lost := int64(len(batch) + len(w.queue))
+			w.mu.Lock()
+			lost := int64(len(batch) + after + len(w.buf))
+			w.mu.Unlock()
 			w.lost.Store(lost)
 			w.opts.Logger.Error("audit writer stopped before writing queued events: they are lost",
 				"events", lost, "last_err", err)

@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
 	"os"
@@ -40,28 +39,7 @@ func runIntercept(bin string, dur time.Duration, workers, mintConns int, extra s
 	defer stopDNS()
 
 	start := func(mode string) (*tgbench.Instance, string, error) {
-		dir, err := os.MkdirTemp("", "tollgate-bench-"+mode)
-		if err != nil {
-			return nil, "", err
-		}
-		caFile := filepath.Join(dir, "upstream-ca.pem")
-		if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
-			return nil, "", err
-		}
-		cfg := fmt.Sprintf(`resolver:
-  servers: [%s]
-egress:
-  allow_cidrs: [127.0.1.0/24]
-  upstream_ca_file: %s
-defaults:
-  mode: %s
-  policy:
-    allowed_ports: [%d]
-log:
-  level: warn
-%s`, dnsAddr, caFile, mode, port, extra)
-		in, err := tgbench.Start(bin, dir, "  require_auth: false\n", cfg, wrapCmd)
-		return in, dir, err
+		return startHTTPSMode(bin, dnsAddr, caPEM, mode, port, extra)
 	}
 	// The intercept instance starts first so that it is the one holding a
 	// debug listener both would inherit from the environment (scripts/bench-profile).
@@ -78,17 +56,12 @@ log:
 	defer os.RemoveAll(tunDir)
 	defer tun.Stop()
 
-	resp, err := http.Get("http://" + icp.CtrlAddr + "/v1/intercept-ca.pem")
+	icpRoots, err := interceptRoots(icp)
 	if err != nil {
 		return err
 	}
-	icpPEM, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	upRoots, icpRoots := x509.NewCertPool(), x509.NewCertPool()
+	upRoots := x509.NewCertPool()
 	upRoots.AppendCertsFromPEM(caPEM)
-	if !icpRoots.AppendCertsFromPEM(icpPEM) {
-		return fmt.Errorf("intercept CA: no PEM certificate in %q", icpPEM)
-	}
 	client := func(proxy string, roots *x509.CertPool, keepAlive bool) *http.Client {
 		return httpsClient(proxy, "", roots, keepAlive, workers)
 	}
@@ -124,6 +97,33 @@ log:
 	fmt.Printf("\ntollgate_intercept_certs_minted_total: %.0f after the runs above (≥%d intercepted connections to bench.test), %.0f after %d more fresh connections (%d ok)\n",
 		before, workers, after, mintConns, okConns)
 	return nil
+}
+
+// startHTTPSMode starts tollgate with tenant mode (intercept or tunnel),
+// trusting the upstream's test CA; the caller removes the returned dir.
+func startHTTPSMode(bin, dnsAddr string, caPEM []byte, mode string, port int, extra string) (*tgbench.Instance, string, error) {
+	dir, err := os.MkdirTemp("", "tollgate-bench-"+mode)
+	if err != nil {
+		return nil, "", err
+	}
+	caFile := filepath.Join(dir, "upstream-ca.pem")
+	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
+		return nil, dir, err
+	}
+	cfg := fmt.Sprintf(`resolver:
+  servers: [%s]
+egress:
+  allow_cidrs: [127.0.1.0/24]
+  upstream_ca_file: %s
+defaults:
+  mode: %s
+  policy:
+    allowed_ports: [%d]
+log:
+  level: warn
+%s`, dnsAddr, caFile, mode, port, extra)
+	in, err := tgbench.Start(bin, dir, "  require_auth: false\n", cfg, wrapCmd)
+	return in, dir, err
 }
 
 func wrap(fn func() (time.Duration, error)) func(context.Context) (time.Duration, error) {

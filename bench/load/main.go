@@ -44,6 +44,9 @@ func main() {
 	intercept := flag.Bool("intercept", false, "compare HTTPS keep-alive through an intercept-mode tenant against a tunnel-mode tenant, then count minted leaf certificates")
 	mintConns := flag.Int("mintconns", 100, "with -intercept: fresh connections to one host before reading tollgate_intercept_certs_minted_total")
 	https := flag.Bool("https", false, "compare HTTPS through a CONNECT tunnel against HTTPS sent directly, with a new connection (full TLS handshake) per request and with keep-alive")
+	ab := flag.String("ab", "", "second tollgate binary: measure -ab-scenario through -bin (A) and this one (B) in alternating rounds and report the A/B throughput ratio (scripts/bench-audit-ab)")
+	abScenario := flag.String("ab-scenario", "tunnel", "with -ab: tunnel (plain HTTP, new connection and CONNECT per request) or intercept (HTTPS keep-alive through an intercept-mode tenant)")
+	rounds := flag.Int("rounds", 6, "with -ab: alternating rounds")
 	pin := flag.Bool("pin", false, "pin tollgate to CPU 1 and this harness (clients and upstream) to CPU 0 with GOMAXPROCS=1, for direct and tunnel alike: the proxy gets a core of its own, as it would in production")
 	flag.Parse()
 	if *intercept && *https {
@@ -60,7 +63,9 @@ func main() {
 		wrapCmd = []string{"taskset", "-c", "1"}
 	}
 	var err error
-	if *intercept {
+	if *ab != "" {
+		err = runAB(*bin, *ab, *abScenario, *dur, *workers, *rounds, *extra)
+	} else if *intercept {
 		err = runIntercept(*bin, *dur, *workers, *mintConns, *extra)
 	} else if *https {
 		err = runHTTPS(*bin, *dur, *workers, *extra)

@@ -229,7 +229,7 @@ func runServer(ctx context.Context, cfgPath string, stderr io.Writer) error {
 		Auth:              authAdapter{r: s.registry, requireAuth: cfg.Proxy.RequireAuth},
 		Tenants:           s.tenants,
 		Limiter:           s.limiter,
-		Audit:             s.writer,
+		Audit:             proxyRecorder(s.writer),
 		Issuer:            issuer,
 		UpstreamRoots:     roots,
 		ConnectTimeout:    cfg.Proxy.ConnectTimeout,

@@ -17,9 +17,11 @@ type auditStore struct{ s *Store }
 
 const auditCols = `pos, tenant_id, seq, event_id, time, actor, actor_type, action, target, outcome, reason, client_ip, metadata, prev_hash, hash`
 
-// auditRowsPerInsert is how many events one INSERT statement carries:
-// per-statement overhead, not SQLite, dominates single-row inserts.
-const auditRowsPerInsert = 50
+// auditChunks are the numbers of events one INSERT statement carries, in
+// decreasing order: per-statement overhead, not SQLite, dominates
+// single-row inserts, and with one prepared statement per size any batch
+// is written by at most one statement per size after the largest.
+var auditChunks = [...]int{64, 32, 16, 8, 4, 2, 1}
 
 const auditInsertCols = 14
 
@@ -53,7 +55,7 @@ func (a *auditStore) AppendAudit(ctx context.Context, events []tollgate.AuditEve
 	}
 	err := a.s.write(ctx, false, func(tx *sql.Tx) error {
 		heads := make(map[string]head)
-		vals := make([]any, 0, auditRowsPerInsert*auditInsertCols)
+		vals := make([]any, 0, auditChunks[0]*auditInsertCols)
 		for i := range events {
 			e := &events[i]
 			if e.ID == "" {
@@ -102,25 +104,19 @@ func (a *auditStore) AppendAudit(ctx context.Context, events []tollgate.AuditEve
 	return nil
 }
 
-// insert writes the events whose columns are in vals, through a statement
-// prepared once per Store for full chunks.
+// insert writes the events whose columns are in vals (at most the largest
+// chunk) through the statements prepared once per Store.
 func (a *auditStore) insert(ctx context.Context, tx *sql.Tx, vals []any) error {
-	n := len(vals) / auditInsertCols
-	var (
-		stmt *sql.Stmt
-		err  error
-	)
-	if n == auditRowsPerInsert {
-		stmt = tx.StmtContext(ctx, a.s.auditStmt)
-	} else {
-		stmt, err = tx.PrepareContext(ctx, insertAuditSQL(n))
-	}
-	if err != nil {
-		return fmt.Errorf("prepare insert: %w", err)
-	}
-	defer stmt.Close()
-	if _, err := stmt.ExecContext(ctx, vals...); err != nil {
-		return fmt.Errorf("insert events: %w", mapErr(err))
+	for i, n := range auditChunks {
+		for len(vals) >= n*auditInsertCols {
+			stmt := tx.StmtContext(ctx, a.s.auditStmts[i])
+			_, err := stmt.ExecContext(ctx, vals[:n*auditInsertCols]...)
+			stmt.Close()
+			if err != nil {
+				return fmt.Errorf("insert events: %w", mapErr(err))
+			}
+			vals = vals[n*auditInsertCols:]
+		}
 	}
 	return nil
 }

@@ -231,7 +231,7 @@ func testAuditLargeBatch(t *testing.T, s tollgate.Store) {
 	ctx, a := t.Context(), s.Audit()
 	want := map[string][]string{}
 	n := 0
-	for _, size := range []int{1, 49, 50, 51, 100, 101, 250} {
+	for _, size := range []int{1, 49, 50, 51, 63, 64, 65, 100, 101, 127, 250} {
 		batch := make([]tollgate.AuditEvent, size)
 		for i := range batch {
 			chain := []string{"a", "", "b"}[n%3]

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/bench/internal/tgbench"
+)
+
+// runAB measures one scenario through two tollgate binaries, A and B, in
+// alternating rounds (A first in odd rounds, B first in even ones) so that
+// drift in the machine's load falls on both alike, and reports the
+// throughput ratio A/B of every round and their median. Both instances run
+// side by side with the same config; only the one under load does work.
+// scenario is "tunnel" (plain HTTP, a new connection and CONNECT per
+// request) or "intercept" (HTTPS keep-alive through an intercept-mode tenant).
+func runAB(binA, binB, scenario string, dur time.Duration, workers, rounds int, extra string) error {
+	type side struct {
+		name string
+		in   *tgbench.Instance
+		fn   func() (time.Duration, error)
+		res  []result
+	}
+	var sides [2]*side
+	switch scenario {
+	case "tunnel":
+		upstream, err := startUpstream("127.0.1.1:0")
+		if err != nil {
+			return err
+		}
+		_, portStr, _ := net.SplitHostPort(upstream)
+		port, _ := strconv.Atoi(portStr)
+		dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
+		if err != nil {
+			return err
+		}
+		defer stopDNS()
+		target := fmt.Sprintf("bench.test:%d", port)
+		for i, bin := range []string{binA, binB} {
+			in, stop, err := startTunnelMode(bin, dnsAddr, port, extra)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			addr := in.ProxyAddr
+			sides[i] = &side{in: in, fn: func() (time.Duration, error) { return newConnRequest(addr, target) }}
+		}
+	case "intercept":
+		up, err := startHTTPSUpstream()
+		if err != nil {
+			return err
+		}
+		dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
+		if err != nil {
+			return err
+		}
+		defer stopDNS()
+		for i, bin := range []string{binA, binB} {
+			in, dir, err := startHTTPSMode(bin, dnsAddr, up.caPEM, "intercept", up.port, extra)
+			if dir != "" {
+				defer os.RemoveAll(dir)
+			}
+			if err != nil {
+				return err
+			}
+			defer in.Stop()
+			roots, err := interceptRoots(in)
+			if err != nil {
+				return err
+			}
+			c := httpsClient(in.ProxyAddr, "", roots, true, workers)
+			sides[i] = &side{in: in, fn: func() (time.Duration, error) { return httpsGet(c, up.url()) }}
+		}
+	default:
+		return fmt.Errorf("-ab-scenario %q: want tunnel or intercept", scenario)
+	}
+	sides[0].name, sides[1].name = "A "+binA, "B "+binB
+
+	for _, s := range sides { // warm caches, pools and the connections of keep-alive clients
+		_ = measure(s.name, workers, dur/5, s.in.Pid(), wrap(s.fn))
+	}
+	var ratios []float64
+	fmt.Printf("scenario %s, %d rounds of %v per binary\n\n| round | A req/s | A CPU/req | B req/s | B CPU/req | A/B throughput |\n|---|---|---|---|---|---|\n", scenario, rounds, dur)
+	for round := 1; round <= rounds; round++ {
+		order := []*side{sides[0], sides[1]}
+		if round%2 == 0 {
+			slices.Reverse(order)
+		}
+		for _, s := range order {
+			s.res = append(s.res, measure(s.name, workers, dur, s.in.Pid(), wrap(s.fn)))
+		}
+		a, b := sides[0].res[round-1], sides[1].res[round-1]
+		ratios = append(ratios, a.rps()/b.rps())
+		fmt.Printf("| %d | %.0f | %s | %.0f | %s | %.3f |\n", round, a.rps(), cpuPerReq(a), b.rps(), cpuPerReq(b), a.rps()/b.rps())
+		if a.errors+b.errors > 0 {
+			fmt.Printf("errors in round %d: A %d, B %d\n", round, a.errors, b.errors)
+		}
+	}
+	slices.Sort(ratios)
+	fmt.Printf("\nA = %s\nB = %s\nmedian A/B throughput over %d rounds: %.3f (min %.3f, max %.3f)\n",
+		binA, binB, rounds, median(ratios), ratios[0], ratios[len(ratios)-1])
+	return nil
+}
+
+func cpuPerReq(r result) string {
+	if r.requests == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f µs", float64(r.cpu.Microseconds())/float64(r.requests))
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// interceptRoots fetches an instance's intercept CA for its clients to trust.
+func interceptRoots(in *tgbench.Instance) (*x509.CertPool, error) {
+	resp, err := http.Get("http://" + in.CtrlAddr + "/v1/intercept-ca.pem")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	pem, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("intercept CA: no PEM certificate in %q", pem)
+	}
+	return roots, nil
+}
