@@ -20,8 +20,9 @@ import (
 // connectState travels from the CONNECT decision to goproxy's intercept
 // loop (request context, then ProxyCtx.UserData) and to each intercepted request.
 type connectState struct {
-	ex *exchange
-	v  vetted
+	ex   *exchange
+	v    vetted
+	conn *coalescingConn // the worker's connection under the intercept TLS
 }
 
 type connectStateKey struct{}
@@ -69,8 +70,8 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		ex.status = http.StatusOK
 		ex.decision = tollgate.Allowed
 		p.finish(ctx, ex)
-		st := &connectState{ex: ex, v: v}
-		p.gp.ServeHTTP(w, r.WithContext(context.WithValue(ctx, connectStateKey{}, st)))
+		st := &connectState{ex: ex, v: v, conn: &coalescingConn{}}
+		p.gp.ServeHTTP(&coalescingHijacker{ResponseWriter: w, conn: st.conn}, r.WithContext(context.WithValue(ctx, connectStateKey{}, st)))
 		return
 	}
 

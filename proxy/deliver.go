@@ -116,11 +116,11 @@ func (p *Proxy) deliver(ctx context.Context, ex *exchange, ts *TenantState, out 
 func (p *Proxy) sign(ex *exchange, ts *TenantState, h http.Header, host string, body []byte) tollgate.Decision {
 	id := ""
 	for k, vs := range h {
-		lk := strings.ToLower(k)
-		if lk != "webhook-id" && lk != "webhook-timestamp" && lk != "webhook-signature" {
+		isID := strings.EqualFold(k, "webhook-id")
+		if !isID && !strings.EqualFold(k, "webhook-timestamp") && !strings.EqualFold(k, "webhook-signature") {
 			continue
 		}
-		if lk == "webhook-id" && id == "" && len(vs) > 0 {
+		if isID && id == "" && len(vs) > 0 {
 			id = vs[0]
 		}
 		delete(h, k)
@@ -140,7 +140,7 @@ func (p *Proxy) sign(ex *exchange, ts *TenantState, h http.Header, host string, 
 		if ts.Tenant.SigningScope == tollgate.SigningScopeTenant {
 			keys = append(keys, k.Key)
 		} else {
-			keys = append(keys, signer.DeriveHostKey(k.Key, host))
+			keys = append(keys, p.hostKeys.derive(k.Key, host))
 		}
 	}
 	if len(keys) == 0 {

@@ -36,14 +36,14 @@ func (p *Proxy) handleIntercepted(req *http.Request, gctx *goproxy.ProxyCtx) (*h
 		drain(req.Body, 64<<10)
 		ex.refuse(d)
 		p.finish(ctx, ex)
-		return req, refusal(ex, d, "")
+		return req, st.held(refusal(ex, d, ""))
 	}
 	release, d, retry := p.takeQuota(ctx, ex, ts)
 	if !d.Allow {
 		drain(req.Body, 64<<10)
 		ex.refuse(d)
 		p.finish(ctx, ex)
-		return req, refusal(ex, d, retry)
+		return req, st.held(refusal(ex, d, retry))
 	}
 	// The request goes to the CONNECT target whatever its Host header says:
 	// that is the destination that was vetted.
@@ -52,17 +52,31 @@ func (p *Proxy) handleIntercepted(req *http.Request, gctx *goproxy.ProxyCtx) (*h
 		release()
 		ex.refuse(d)
 		p.finish(ctx, ex)
-		return req, refusal(ex, d, "")
+		return req, st.held(refusal(ex, d, ""))
 	}
 	ex.status = resp.StatusCode
 	ex.decision = tollgate.Allowed
 	removeHopHeaders(resp.Header)
 	resp.Body = &reportingBody{ReadCloser: resp.Body, done: func(n int64) {
+		// The body has been written: send the response now rather than
+		// when goproxy next reads from the worker.
+		_ = st.conn.release()
 		release()
 		ex.bytesIn = n
 		p.finish(ctx, ex)
 	}}
-	return req, resp
+	return req, st.held(resp)
+}
+
+// held makes the response go to the worker in one write when its size is
+// known and small (see coalescingConn); anything else, such as a streamed
+// body of unknown length, is written as goproxy writes it.
+func (st *connectState) held(resp *http.Response) *http.Response {
+	if st.conn != nil && resp.StatusCode != http.StatusSwitchingProtocols &&
+		resp.ContentLength >= 0 && resp.ContentLength <= maxCoalesce/2 {
+		st.conn.hold()
+	}
+	return resp
 }
 
 // reportingBody counts the response bytes and reports the exchange once

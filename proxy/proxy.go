@@ -26,6 +26,7 @@ type Proxy struct {
 	engine     atomic.Pointer[policy.Engine]
 	gp         *goproxy.ProxyHttpServer
 	transports *transportCache
+	hostKeys   *hostKeyCache
 
 	tunnelsMu sync.Mutex
 	tunnels   map[*tunnelConn]struct{}
@@ -40,6 +41,7 @@ func New(opts Options) (*Proxy, error) {
 	p := &Proxy{opts: opts, tunnels: map[*tunnelConn]struct{}{}}
 	p.engine.Store(opts.Engine)
 	p.transports = newTransportCache(p, 1024)
+	p.hostKeys = newHostKeyCache(4096)
 
 	gp := goproxy.NewProxyHttpServer()
 	gp.Logger = slogPrintf{opts.Logger}

@@ -1,0 +1,95 @@
+package proxy
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// maxCoalesce bounds what a coalescingConn holds back: a response larger
+// than this goes out as it is written.
+const maxCoalesce = 64 << 10
+
+// coalescingConn sits under the intercept TLS layer. goproxy's intercept
+// loop writes a response head and body as separate TLS records, each its
+// own write(2) and TCP segment; measured on keep-alive intercept traffic,
+// write system calls to the worker were the largest single cost. While a
+// response the proxy knows to be small is being written (hold), the
+// records are collected and sent with one write when the response is
+// complete (release).
+//
+// It never holds bytes back while waiting for the peer: Read sends
+// anything held first, so a request/response exchange cannot stall on it
+// whatever goproxy writes, in whatever order.
+type coalescingConn struct {
+	net.Conn
+	mu      sync.Mutex
+	holding bool
+	buf     []byte
+}
+
+func (c *coalescingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.holding && len(c.buf)+len(p) <= maxCoalesce {
+		c.buf = append(c.buf, p...)
+		return len(p), nil
+	}
+	if err := c.flushLocked(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *coalescingConn) Read(p []byte) (int, error) {
+	if err := c.release(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *coalescingConn) Close() error {
+	_ = c.release()
+	return c.Conn.Close()
+}
+
+// hold starts collecting writes.
+func (c *coalescingConn) hold() {
+	c.mu.Lock()
+	c.holding = true
+	c.mu.Unlock()
+}
+
+// release stops collecting and sends what was collected.
+func (c *coalescingConn) release() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.holding = false
+	return c.flushLocked()
+}
+
+func (c *coalescingConn) flushLocked() error {
+	if len(c.buf) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.buf)
+	c.buf = c.buf[:0]
+	return err
+}
+
+// coalescingHijacker hands goproxy a coalescingConn when it hijacks the
+// intercepted CONNECT.
+type coalescingHijacker struct {
+	http.ResponseWriter
+	conn *coalescingConn
+}
+
+func (h *coalescingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	h.conn.Conn = conn
+	return h.conn, rw, nil
+}

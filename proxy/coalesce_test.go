@@ -1,0 +1,89 @@
+package proxy
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+)
+
+// writeLog is a net.Conn that records each Write as one element.
+type writeLog struct {
+	net.Conn
+	writes []string
+	read   bool
+	closed bool
+}
+
+func (w *writeLog) Write(p []byte) (int, error) { w.writes = append(w.writes, string(p)); return len(p), nil }
+func (w *writeLog) Read([]byte) (int, error)    { w.read = true; return 0, nil }
+func (w *writeLog) Close() error                { w.closed = true; return nil }
+
+func TestCoalescingConn(t *testing.T) {
+	big := strings.Repeat("x", maxCoalesce)
+	tests := []struct {
+		name string
+		ops  func(c *coalescingConn)
+		want []string // writes that reached the connection, in order
+	}{
+		{"not holding writes through", func(c *coalescingConn) {
+			c.Write([]byte("a"))
+			c.Write([]byte("b"))
+		}, []string{"a", "b"}},
+		{"held writes go out as one on release", func(c *coalescingConn) {
+			c.hold()
+			c.Write([]byte("head"))
+			c.Write([]byte("body"))
+			c.release()
+			c.Write([]byte("after"))
+		}, []string{"headbody", "after"}},
+		{"a read sends what is held first", func(c *coalescingConn) {
+			c.hold()
+			c.Write([]byte("response"))
+			c.Read(make([]byte, 1))
+		}, []string{"response"}},
+		{"close sends what is held", func(c *coalescingConn) {
+			c.hold()
+			c.Write([]byte("alert"))
+			c.Close()
+		}, []string{"alert"}},
+		{"more than the bound goes out as written", func(c *coalescingConn) {
+			c.hold()
+			c.Write([]byte("head"))
+			c.Write([]byte(big))
+			c.Write([]byte("tail"))
+			c.release()
+		}, []string{"head", big, "tail"}},
+		{"release with nothing held writes nothing", func(c *coalescingConn) {
+			c.hold()
+			c.release()
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			log := &writeLog{}
+			c := &coalescingConn{Conn: log}
+			tt.ops(c)
+			if len(log.writes) != len(tt.want) {
+				t.Fatalf("%d writes (%q), want %d", len(log.writes), abbreviate(log.writes), len(tt.want))
+			}
+			for i := range tt.want {
+				if log.writes[i] != tt.want[i] {
+					t.Fatalf("write %d = %q, want %q", i, abbreviate(log.writes[i:i+1]), abbreviate(tt.want[i:i+1]))
+				}
+			}
+		})
+	}
+}
+
+// abbreviate keeps failure messages short when a write is large.
+func abbreviate(ws []string) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		if len(w) > 16 {
+			w = fmt.Sprintf("%s…(%d bytes)", w[:16], len(w))
+		}
+		out[i] = w
+	}
+	return out
+}
