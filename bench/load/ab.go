@@ -14,20 +14,26 @@ import (
 	"github.com/tollgate-dev/tollgate/bench/internal/tgbench"
 )
 
-// runAB measures one scenario through two tollgate binaries, A and B, in
-// alternating rounds (A first in odd rounds, B first in even ones) so that
-// drift in the machine's load falls on both alike, and reports the
-// throughput ratio A/B of every round and their median. Both instances run
-// side by side with the same config; only the one under load does work.
-// scenario is "tunnel" (plain HTTP, a new connection and CONNECT per
-// request) or "intercept" (HTTPS keep-alive through an intercept-mode tenant).
+// side is one half of an alternating comparison.
+type side struct {
+	name string
+	in   *tgbench.Instance
+	fn   func() (time.Duration, error)
+	res  []result
+}
+
+// runAB measures a scenario on two sides, A and B, in alternating rounds
+// (A first in odd rounds, B first in even ones) so that drift in the
+// machine's load falls on both alike, and reports the throughput ratio A/B
+// of every round and their median. Both instances run side by side; only
+// the one under load does work. Scenarios:
+//   - tunnel: binaries A (-bin) and B (-ab), plain HTTP with a new
+//     connection and CONNECT per request;
+//   - intercept: binaries A and B, HTTPS keep-alive through an
+//     intercept-mode tenant;
+//   - intercept-vs-tunnel: one binary (-bin), HTTPS keep-alive through an
+//     intercept-mode tenant (A) and a tunnel-mode tenant (B).
 func runAB(binA, binB, scenario string, dur time.Duration, workers, rounds int, extra string) error {
-	type side struct {
-		name string
-		in   *tgbench.Instance
-		fn   func() (time.Duration, error)
-		res  []result
-	}
 	var sides [2]*side
 	switch scenario {
 	case "tunnel":
@@ -78,10 +84,44 @@ func runAB(binA, binB, scenario string, dur time.Duration, workers, rounds int, 
 			c := httpsClient(in.ProxyAddr, "", roots, true, workers)
 			sides[i] = &side{in: in, fn: func() (time.Duration, error) { return httpsGet(c, up.url()) }}
 		}
+	case "intercept-vs-tunnel":
+		up, err := startHTTPSUpstream()
+		if err != nil {
+			return err
+		}
+		dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
+		if err != nil {
+			return err
+		}
+		defer stopDNS()
+		upRoots := x509.NewCertPool()
+		upRoots.AppendCertsFromPEM(up.caPEM)
+		for i, mode := range []string{"intercept", "tunnel"} {
+			in, dir, err := startHTTPSMode(binA, dnsAddr, up.caPEM, mode, up.port, extra)
+			if dir != "" {
+				defer os.RemoveAll(dir)
+			}
+			if err != nil {
+				return err
+			}
+			defer in.Stop()
+			roots := upRoots
+			if mode == "intercept" {
+				if roots, err = interceptRoots(in); err != nil {
+					return err
+				}
+			}
+			c := httpsClient(in.ProxyAddr, "", roots, true, workers)
+			sides[i] = &side{in: in, fn: func() (time.Duration, error) { return httpsGet(c, up.url()) }}
+		}
+		binB = binA
 	default:
-		return fmt.Errorf("-ab-scenario %q: want tunnel or intercept", scenario)
+		return fmt.Errorf("-ab-scenario %q: want tunnel, intercept or intercept-vs-tunnel", scenario)
 	}
 	sides[0].name, sides[1].name = "A "+binA, "B "+binB
+	if scenario == "intercept-vs-tunnel" {
+		sides[0].name, sides[1].name = "A intercept", "B tunnel"
+	}
 
 	for _, s := range sides { // warm caches, pools and the connections of keep-alive clients
 		_ = measure(s.name, workers, dur/5, s.in.Pid(), wrap(s.fn))
@@ -103,9 +143,10 @@ func runAB(binA, binB, scenario string, dur time.Duration, workers, rounds int, 
 			fmt.Printf("errors in round %d: A %d, B %d\n", round, a.errors, b.errors)
 		}
 	}
+	fmt.Printf("\npeak RSS: A %s, B %s\n", tgbench.PeakRSS(sides[0].in.Pid()), tgbench.PeakRSS(sides[1].in.Pid()))
 	slices.Sort(ratios)
-	fmt.Printf("\nA = %s\nB = %s\nmedian A/B throughput over %d rounds: %.3f (min %.3f, max %.3f)\n",
-		binA, binB, rounds, median(ratios), ratios[0], ratios[len(ratios)-1])
+	fmt.Printf("A = %s\nB = %s\nmedian A/B throughput over %d rounds: %.3f (min %.3f, max %.3f)\n",
+		sides[0].name[2:], sides[1].name[2:], rounds, median(ratios), ratios[0], ratios[len(ratios)-1])
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/tollgate-dev/tollgate/cli"
@@ -31,6 +32,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "serve":
+		tuneGC(os.Getenv)
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return serve(ctx, args[1:], stderr)
@@ -63,4 +65,18 @@ Usage:
 Client commands read TOLLGATE_URL (default http://127.0.0.1:9090) and TOLLGATE_TOKEN
 (default: the admin token file ./tollgate-data/admin.token).
 `)
+}
+
+// serveGCPercent is the proxy's garbage-collection target unless GOGC is
+// set. Its live heap is small (tens of MB) and almost everything a request
+// allocates dies with the request, so Go's default of 100 collects several
+// times a second under load; measured on keep-alive intercept traffic, 400
+// gave 10-15 % more requests per CPU for about 12 MB more peak RSS.
+const serveGCPercent = 400
+
+// tuneGC applies serveGCPercent unless the operator chose with GOGC.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 }
