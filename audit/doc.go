@@ -54,7 +54,7 @@
 // meanwhile the queue fills and Record blocks (backpressure), so nothing is
 // dropped silently. A kill -9 (or a crash, or Close giving up when its
 // context ends) loses what was not yet written: the events in the queue (up
-// to QueueSize) plus the batch being assembled, i.e. at most about
+// to QueueSize) plus those taken for writing (up to as many again), i.e. at most about
 // FlushInterval worth of traffic plus whatever backlog had queued behind a
 // slow store. Every lost event was recorded by a Record call that already
 // returned nil.
