@@ -17,9 +17,16 @@ import (
 // side is one half of an alternating comparison.
 type side struct {
 	name string
-	in   *tgbench.Instance
+	in   *tgbench.Instance // nil for direct requests: no proxy CPU to report
 	fn   func() (time.Duration, error)
 	res  []result
+}
+
+func (s *side) pid() int {
+	if s.in == nil {
+		return 0
+	}
+	return s.in.Pid()
 }
 
 // runAB measures a scenario on two sides, A and B, in alternating rounds
@@ -32,7 +39,10 @@ type side struct {
 //   - intercept: binaries A and B, HTTPS keep-alive through an
 //     intercept-mode tenant;
 //   - intercept-vs-tunnel: one binary (-bin), HTTPS keep-alive through an
-//     intercept-mode tenant (A) and a tunnel-mode tenant (B).
+//     intercept-mode tenant (A) and a tunnel-mode tenant (B);
+//   - tunnel-vs-direct, https-tunnel-vs-direct: one binary, a new
+//     connection per request through a CONNECT tunnel (A) and straight to
+//     the upstream (B), plain HTTP or HTTPS with a full TLS handshake.
 func runAB(binA, binB, scenario string, dur time.Duration, workers, rounds int, extra string) error {
 	var sides [2]*side
 	switch scenario {
@@ -115,16 +125,60 @@ func runAB(binA, binB, scenario string, dur time.Duration, workers, rounds int, 
 			sides[i] = &side{in: in, fn: func() (time.Duration, error) { return httpsGet(c, up.url()) }}
 		}
 		binB = binA
+	case "tunnel-vs-direct":
+		upstream, err := startUpstream("127.0.1.1:0")
+		if err != nil {
+			return err
+		}
+		_, portStr, _ := net.SplitHostPort(upstream)
+		port, _ := strconv.Atoi(portStr)
+		dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
+		if err != nil {
+			return err
+		}
+		defer stopDNS()
+		in, stop, err := startTunnelMode(binA, dnsAddr, port, extra)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		target := fmt.Sprintf("bench.test:%d", port)
+		sides[0] = &side{in: in, fn: func() (time.Duration, error) { return newConnRequest(in.ProxyAddr, target) }}
+		sides[1] = &side{fn: func() (time.Duration, error) { return newConnRequest(upstream, "") }}
+	case "https-tunnel-vs-direct":
+		up, err := startHTTPSUpstream()
+		if err != nil {
+			return err
+		}
+		dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
+		if err != nil {
+			return err
+		}
+		defer stopDNS()
+		in, stop, err := startTunnelMode(binA, dnsAddr, up.port, extra)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(up.caPEM)
+		viaTunnel := httpsClient(in.ProxyAddr, "", roots, false, workers)
+		direct := httpsClient("", up.addr, roots, false, workers)
+		sides[0] = &side{in: in, fn: func() (time.Duration, error) { return httpsGet(viaTunnel, up.url()) }}
+		sides[1] = &side{fn: func() (time.Duration, error) { return httpsGet(direct, up.url()) }}
 	default:
-		return fmt.Errorf("-ab-scenario %q: want tunnel, intercept or intercept-vs-tunnel", scenario)
+		return fmt.Errorf("-ab-scenario %q: want tunnel, intercept, intercept-vs-tunnel, tunnel-vs-direct or https-tunnel-vs-direct", scenario)
 	}
 	sides[0].name, sides[1].name = "A "+binA, "B "+binB
-	if scenario == "intercept-vs-tunnel" {
+	switch scenario {
+	case "intercept-vs-tunnel":
 		sides[0].name, sides[1].name = "A intercept", "B tunnel"
+	case "tunnel-vs-direct", "https-tunnel-vs-direct":
+		sides[0].name, sides[1].name = "A via tunnel", "B direct"
 	}
 
 	for _, s := range sides { // warm caches, pools and the connections of keep-alive clients
-		_ = measure(s.name, workers, dur/5, s.in.Pid(), wrap(s.fn))
+		_ = measure(s.name, workers, dur/5, s.pid(), wrap(s.fn))
 	}
 	var ratios []float64
 	fmt.Printf("scenario %s, %d rounds of %v per binary\n\n| round | A req/s | A CPU/req | B req/s | B CPU/req | A/B throughput |\n|---|---|---|---|---|---|\n", scenario, rounds, dur)
@@ -134,7 +188,7 @@ func runAB(binA, binB, scenario string, dur time.Duration, workers, rounds int, 
 			slices.Reverse(order)
 		}
 		for _, s := range order {
-			s.res = append(s.res, measure(s.name, workers, dur, s.in.Pid(), wrap(s.fn)))
+			s.res = append(s.res, measure(s.name, workers, dur, s.pid(), wrap(s.fn)))
 		}
 		a, b := sides[0].res[round-1], sides[1].res[round-1]
 		ratios = append(ratios, a.rps()/b.rps())
@@ -143,7 +197,7 @@ func runAB(binA, binB, scenario string, dur time.Duration, workers, rounds int, 
 			fmt.Printf("errors in round %d: A %d, B %d\n", round, a.errors, b.errors)
 		}
 	}
-	fmt.Printf("\npeak RSS: A %s, B %s\n", tgbench.PeakRSS(sides[0].in.Pid()), tgbench.PeakRSS(sides[1].in.Pid()))
+	fmt.Printf("\npeak RSS: A %s, B %s\n", tgbench.PeakRSS(sides[0].pid()), tgbench.PeakRSS(sides[1].pid()))
 	slices.Sort(ratios)
 	fmt.Printf("A = %s\nB = %s\nmedian A/B throughput over %d rounds: %.3f (min %.3f, max %.3f)\n",
 		sides[0].name[2:], sides[1].name[2:], rounds, median(ratios), ratios[0], ratios[len(ratios)-1])
@@ -151,7 +205,7 @@ func runAB(binA, binB, scenario string, dur time.Duration, workers, rounds int, 
 }
 
 func cpuPerReq(r result) string {
-	if r.requests == 0 {
+	if r.requests == 0 || r.cpu == 0 {
 		return "-"
 	}
 	return fmt.Sprintf("%.0f µs", float64(r.cpu.Microseconds())/float64(r.requests))
