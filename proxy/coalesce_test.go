@@ -15,9 +15,12 @@ type writeLog struct {
 	closed bool
 }
 
-func (w *writeLog) Write(p []byte) (int, error) { w.writes = append(w.writes, string(p)); return len(p), nil }
-func (w *writeLog) Read([]byte) (int, error)    { w.read = true; return 0, nil }
-func (w *writeLog) Close() error                { w.closed = true; return nil }
+func (w *writeLog) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, string(p))
+	return len(p), nil
+}
+func (w *writeLog) Read([]byte) (int, error) { w.read = true; return 0, nil }
+func (w *writeLog) Close() error             { w.closed = true; return nil }
 
 func TestCoalescingConn(t *testing.T) {
 	big := strings.Repeat("x", maxCoalesce)
