@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // maxCoalesce bounds what a coalescingConn holds back: a response larger
@@ -21,15 +22,22 @@ const maxCoalesce = 64 << 10
 //
 // It never holds bytes back while waiting for the peer: Read sends
 // anything held first, so a request/response exchange cannot stall on it
-// whatever goproxy writes, in whatever order.
+// whatever goproxy writes, in whatever order. Outside a held response
+// (an upgraded connection streaming both ways from two goroutines) Read
+// and Write take no lock around I/O, so a write blocked on a slow peer
+// never blocks the read direction.
 type coalescingConn struct {
 	net.Conn
-	mu      sync.Mutex
+	armed   atomic.Bool // hold was called and release has not run yet
+	mu      sync.Mutex  // guards holding and buf
 	holding bool
 	buf     []byte
 }
 
 func (c *coalescingConn) Write(p []byte) (int, error) {
+	if !c.armed.Load() {
+		return c.Conn.Write(p)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.holding && len(c.buf)+len(p) <= maxCoalesce {
@@ -43,8 +51,10 @@ func (c *coalescingConn) Write(p []byte) (int, error) {
 }
 
 func (c *coalescingConn) Read(p []byte) (int, error) {
-	if err := c.release(); err != nil {
-		return 0, err
+	if c.armed.Load() {
+		if err := c.release(); err != nil {
+			return 0, err
+		}
 	}
 	return c.Conn.Read(p)
 }
@@ -58,6 +68,7 @@ func (c *coalescingConn) Close() error {
 func (c *coalescingConn) hold() {
 	c.mu.Lock()
 	c.holding = true
+	c.armed.Store(true)
 	c.mu.Unlock()
 }
 
@@ -66,6 +77,7 @@ func (c *coalescingConn) release() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.holding = false
+	c.armed.Store(false)
 	return c.flushLocked()
 }
 

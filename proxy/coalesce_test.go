@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 // writeLog is a net.Conn that records each Write as one element.
@@ -89,4 +90,43 @@ func abbreviate(ws []string) []string {
 		out[i] = w
 	}
 	return out
+}
+
+// blockingConn's Write blocks until unblock is closed; Read returns at once.
+type blockingConn struct {
+	net.Conn
+	unblock chan struct{}
+	writing chan struct{}
+}
+
+func (b *blockingConn) Write(p []byte) (int, error) {
+	close(b.writing)
+	<-b.unblock
+	return len(p), nil
+}
+func (b *blockingConn) Read([]byte) (int, error) { return 0, nil }
+
+// TestCoalescingConnStreamsBothWays: on an upgraded connection (nothing
+// held) a write blocked on a slow peer must not block reads, or two peers
+// that both write before reading would deadlock.
+func TestCoalescingConnStreamsBothWays(t *testing.T) {
+	bc := &blockingConn{unblock: make(chan struct{}), writing: make(chan struct{})}
+	defer close(bc.unblock)
+	c := &coalescingConn{Conn: bc}
+	c.hold()
+	if err := c.release(); err != nil { // a previous response, long done
+		t.Fatal(err)
+	}
+	go c.Write([]byte("frame"))
+	<-bc.writing
+	read := make(chan struct{})
+	go func() {
+		c.Read(make([]byte, 1))
+		close(read)
+	}()
+	select {
+	case <-read:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Read blocked behind a blocked Write")
+	}
 }
