@@ -54,7 +54,8 @@ type Repo interface {
 type AuditStore interface {
 	// AppendAudit chains and stores events durably before returning: it sets
 	// PrevHash, Hash and Seq on each from the stored head of its chain, under
-	// a lock so that replicas sharing a store never fork a chain.
+	// a lock so that replicas sharing a store never fork a chain. It must not
+	// keep the slice after returning: the batching writer reuses it.
 	AppendAudit(ctx context.Context, events []AuditEvent, seal func(prevHash string, e *AuditEvent)) error
 	ListAudit(ctx context.Context, q AuditQuery) (events []AuditEvent, next string, err error)
 	// ScanAudit calls fn for each event of a chain in order (export, verify).

