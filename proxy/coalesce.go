@@ -28,19 +28,18 @@ const maxCoalesce = 64 << 10
 // never blocks the read direction.
 type coalescingConn struct {
 	net.Conn
-	armed   atomic.Bool // hold was called and release has not run yet
-	mu      sync.Mutex  // guards holding and buf
-	holding bool
+	holding atomic.Bool // hold was called and release has not run yet
+	mu      sync.Mutex  // guards buf and the writes that drain it
 	buf     []byte
 }
 
 func (c *coalescingConn) Write(p []byte) (int, error) {
-	if !c.armed.Load() {
+	if !c.holding.Load() {
 		return c.Conn.Write(p)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.holding && len(c.buf)+len(p) <= maxCoalesce {
+	if c.holding.Load() && len(c.buf)+len(p) <= maxCoalesce {
 		c.buf = append(c.buf, p...)
 		return len(p), nil
 	}
@@ -51,7 +50,7 @@ func (c *coalescingConn) Write(p []byte) (int, error) {
 }
 
 func (c *coalescingConn) Read(p []byte) (int, error) {
-	if c.armed.Load() {
+	if c.holding.Load() {
 		if err := c.release(); err != nil {
 			return 0, err
 		}
@@ -66,18 +65,14 @@ func (c *coalescingConn) Close() error {
 
 // hold starts collecting writes.
 func (c *coalescingConn) hold() {
-	c.mu.Lock()
-	c.holding = true
-	c.armed.Store(true)
-	c.mu.Unlock()
+	c.holding.Store(true)
 }
 
 // release stops collecting and sends what was collected.
 func (c *coalescingConn) release() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.holding = false
-	c.armed.Store(false)
+	c.holding.Store(false)
 	return c.flushLocked()
 }
 

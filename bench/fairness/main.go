@@ -92,16 +92,7 @@ func run(bin string, dur time.Duration, quota, flood, conns int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cfg := fmt.Sprintf(`resolver:
-  servers: [%s]
-egress:
-  allow_cidrs: [127.0.1.0/24]
-defaults:
-  policy:
-    allowed_ports: [%d]
-log:
-  level: error
-`, dnsAddr, port)
+	cfg := tgbench.Egress{DNS: dnsAddr, Port: port, LogLevel: "error"}.Config()
 	in, err := tgbench.Start(bin, dir, "  require_auth: true\n", cfg, nil)
 	if err != nil {
 		return err

@@ -4,11 +4,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bench/internal/tgbench"
@@ -45,78 +42,50 @@ func (s *side) pid() int {
 //     the upstream (B), plain HTTP or HTTPS with a full TLS handshake.
 func runAB(binA, binB, scenario string, dur time.Duration, workers, rounds int, extra string) error {
 	var sides [2]*side
+	plain := scenario == "tunnel" || scenario == "tunnel-vs-direct"
+	var (
+		pb      plainBench
+		up      *httpsUpstream
+		dnsAddr string
+		stop    func()
+		err     error
+	)
+	if plain {
+		pb, stop, err = startPlainBench()
+		dnsAddr = pb.dnsAddr
+	} else {
+		up, dnsAddr, stop, err = startHTTPSBench()
+	}
+	if err != nil {
+		return err
+	}
+	defer stop()
 	switch scenario {
 	case "tunnel":
-		upstream, err := startUpstream("127.0.1.1:0")
-		if err != nil {
-			return err
-		}
-		_, portStr, _ := net.SplitHostPort(upstream)
-		port, _ := strconv.Atoi(portStr)
-		dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
-		if err != nil {
-			return err
-		}
-		defer stopDNS()
-		target := fmt.Sprintf("bench.test:%d", port)
 		for i, bin := range []string{binA, binB} {
-			in, stop, err := startTunnelMode(bin, dnsAddr, port, extra)
+			in, stopIn, err := startTunnelMode(bin, dnsAddr, pb.port, extra)
 			if err != nil {
 				return err
 			}
-			defer stop()
-			addr := in.ProxyAddr
-			sides[i] = &side{in: in, fn: func() (time.Duration, error) { return newConnRequest(addr, target) }}
+			defer stopIn()
+			sides[i] = &side{in: in, fn: func() (time.Duration, error) { return newConnRequest(in.ProxyAddr, pb.target) }}
 		}
-	case "intercept":
-		up, err := startHTTPSUpstream()
-		if err != nil {
-			return err
+	case "intercept", "intercept-vs-tunnel":
+		// intercept: the same mode through binaries A and B;
+		// intercept-vs-tunnel: binary A in both modes.
+		bins, modes := []string{binA, binB}, []string{"intercept", "intercept"}
+		if scenario == "intercept-vs-tunnel" {
+			bins, modes = []string{binA, binA}, []string{"intercept", "tunnel"}
+			binB = binA
 		}
-		dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
-		if err != nil {
-			return err
-		}
-		defer stopDNS()
-		for i, bin := range []string{binA, binB} {
-			in, dir, err := startHTTPSMode(bin, dnsAddr, up.caPEM, "intercept", up.port, extra)
-			if dir != "" {
-				defer os.RemoveAll(dir)
-			}
+		for i := range sides {
+			in, stopIn, err := startHTTPSMode(bins[i], dnsAddr, up.caPEM, modes[i], up.port, extra)
 			if err != nil {
 				return err
 			}
-			defer in.Stop()
-			roots, err := interceptRoots(in)
-			if err != nil {
-				return err
-			}
-			c := httpsClient(in.ProxyAddr, "", roots, true, workers)
-			sides[i] = &side{in: in, fn: func() (time.Duration, error) { return httpsGet(c, up.url()) }}
-		}
-	case "intercept-vs-tunnel":
-		up, err := startHTTPSUpstream()
-		if err != nil {
-			return err
-		}
-		dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
-		if err != nil {
-			return err
-		}
-		defer stopDNS()
-		upRoots := x509.NewCertPool()
-		upRoots.AppendCertsFromPEM(up.caPEM)
-		for i, mode := range []string{"intercept", "tunnel"} {
-			in, dir, err := startHTTPSMode(binA, dnsAddr, up.caPEM, mode, up.port, extra)
-			if dir != "" {
-				defer os.RemoveAll(dir)
-			}
-			if err != nil {
-				return err
-			}
-			defer in.Stop()
-			roots := upRoots
-			if mode == "intercept" {
+			defer stopIn()
+			roots := up.roots()
+			if modes[i] == "intercept" {
 				if roots, err = interceptRoots(in); err != nil {
 					return err
 				}
@@ -124,46 +93,22 @@ func runAB(binA, binB, scenario string, dur time.Duration, workers, rounds int, 
 			c := httpsClient(in.ProxyAddr, "", roots, true, workers)
 			sides[i] = &side{in: in, fn: func() (time.Duration, error) { return httpsGet(c, up.url()) }}
 		}
-		binB = binA
 	case "tunnel-vs-direct":
-		upstream, err := startUpstream("127.0.1.1:0")
+		in, stopIn, err := startTunnelMode(binA, dnsAddr, pb.port, extra)
 		if err != nil {
 			return err
 		}
-		_, portStr, _ := net.SplitHostPort(upstream)
-		port, _ := strconv.Atoi(portStr)
-		dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
-		if err != nil {
-			return err
-		}
-		defer stopDNS()
-		in, stop, err := startTunnelMode(binA, dnsAddr, port, extra)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		target := fmt.Sprintf("bench.test:%d", port)
-		sides[0] = &side{in: in, fn: func() (time.Duration, error) { return newConnRequest(in.ProxyAddr, target) }}
-		sides[1] = &side{fn: func() (time.Duration, error) { return newConnRequest(upstream, "") }}
+		defer stopIn()
+		sides[0] = &side{in: in, fn: func() (time.Duration, error) { return newConnRequest(in.ProxyAddr, pb.target) }}
+		sides[1] = &side{fn: func() (time.Duration, error) { return newConnRequest(pb.upstream, "") }}
 	case "https-tunnel-vs-direct":
-		up, err := startHTTPSUpstream()
+		in, stopIn, err := startTunnelMode(binA, dnsAddr, up.port, extra)
 		if err != nil {
 			return err
 		}
-		dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
-		if err != nil {
-			return err
-		}
-		defer stopDNS()
-		in, stop, err := startTunnelMode(binA, dnsAddr, up.port, extra)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		roots := x509.NewCertPool()
-		roots.AppendCertsFromPEM(up.caPEM)
-		viaTunnel := httpsClient(in.ProxyAddr, "", roots, false, workers)
-		direct := httpsClient("", up.addr, roots, false, workers)
+		defer stopIn()
+		viaTunnel := httpsClient(in.ProxyAddr, "", up.roots(), false, workers)
+		direct := httpsClient("", up.addr, up.roots(), false, workers)
 		sides[0] = &side{in: in, fn: func() (time.Duration, error) { return httpsGet(viaTunnel, up.url()) }}
 		sides[1] = &side{fn: func() (time.Duration, error) { return httpsGet(direct, up.url()) }}
 	default:

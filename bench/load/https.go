@@ -23,23 +23,18 @@ import (
 // Both sides use the same Go http.Client setup and the same TLS ServerName;
 // only how the TCP connection is made differs.
 func runHTTPS(bin string, dur time.Duration, workers int, extra string) error {
-	up, err := startHTTPSUpstream()
+	up, dnsAddr, stopBench, err := startHTTPSBench()
 	if err != nil {
 		return err
 	}
-	dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
-	if err != nil {
-		return err
-	}
-	defer stopDNS()
+	defer stopBench()
 	tg, stop, err := startTunnelMode(bin, dnsAddr, up.port, extra)
 	if err != nil {
 		return err
 	}
 	defer stop()
 
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(up.caPEM)
+	roots := up.roots()
 	pid := tg.Pid()
 	// Same order as run(): scripts/bench-profile times its window to the
 	// second scenario.
@@ -64,6 +59,27 @@ type httpsUpstream struct {
 	// conns counts TCP connections accepted: with keep-alive it stays near
 	// the number of client connections, without it equals the requests.
 	conns atomic.Int64
+}
+
+// roots trusts the upstream's test CA.
+func (u *httpsUpstream) roots() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AppendCertsFromPEM(u.caPEM)
+	return p
+}
+
+// startHTTPSBench starts the HTTPS upstream and a DNS server that names it
+// bench.test.
+func startHTTPSBench() (*httpsUpstream, string, func(), error) {
+	up, err := startHTTPSUpstream()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return up, dnsAddr, stopDNS, nil
 }
 
 func (u *httpsUpstream) url() string { return fmt.Sprintf("https://bench.test:%d/bench", u.port) }

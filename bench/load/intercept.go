@@ -27,41 +27,29 @@ import (
 // Go http.Clients with Proxy set. It then opens -mintconns new connections
 // to the one host and reads tollgate_intercept_certs_minted_total.
 func runIntercept(bin string, dur time.Duration, workers, mintConns int, extra string) error {
-	up, err := startHTTPSUpstream()
+	up, dnsAddr, stopBench, err := startHTTPSBench()
 	if err != nil {
 		return err
 	}
-	caPEM, port := up.caPEM, up.port
-	dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
-	if err != nil {
-		return err
-	}
-	defer stopDNS()
-
-	start := func(mode string) (*tgbench.Instance, string, error) {
-		return startHTTPSMode(bin, dnsAddr, caPEM, mode, port, extra)
-	}
+	defer stopBench()
 	// The intercept instance starts first so that it is the one holding a
 	// debug listener both would inherit from the environment (scripts/bench-profile).
-	icp, icpDir, err := start("intercept")
+	icp, stopIcp, err := startHTTPSMode(bin, dnsAddr, up.caPEM, "intercept", up.port, extra)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(icpDir)
-	defer icp.Stop()
-	tun, tunDir, err := start("tunnel")
+	defer stopIcp()
+	tun, stopTun, err := startHTTPSMode(bin, dnsAddr, up.caPEM, "tunnel", up.port, extra)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tunDir)
-	defer tun.Stop()
+	defer stopTun()
 
 	icpRoots, err := interceptRoots(icp)
 	if err != nil {
 		return err
 	}
-	upRoots := x509.NewCertPool()
-	upRoots.AppendCertsFromPEM(caPEM)
+	upRoots := up.roots()
 	client := func(proxy string, roots *x509.CertPool, keepAlive bool) *http.Client {
 		return httpsClient(proxy, "", roots, keepAlive, workers)
 	}
@@ -100,30 +88,15 @@ func runIntercept(bin string, dur time.Duration, workers, mintConns int, extra s
 }
 
 // startHTTPSMode starts tollgate with tenant mode (intercept or tunnel),
-// trusting the upstream's test CA; the caller removes the returned dir.
-func startHTTPSMode(bin, dnsAddr string, caPEM []byte, mode string, port int, extra string) (*tgbench.Instance, string, error) {
-	dir, err := os.MkdirTemp("", "tollgate-bench-"+mode)
-	if err != nil {
-		return nil, "", err
-	}
-	caFile := filepath.Join(dir, "upstream-ca.pem")
-	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
-		return nil, dir, err
-	}
-	cfg := fmt.Sprintf(`resolver:
-  servers: [%s]
-egress:
-  allow_cidrs: [127.0.1.0/24]
-  upstream_ca_file: %s
-defaults:
-  mode: %s
-  policy:
-    allowed_ports: [%d]
-log:
-  level: warn
-%s`, dnsAddr, caFile, mode, port, extra)
-	in, err := tgbench.Start(bin, dir, "  require_auth: false\n", cfg, wrapCmd)
-	return in, dir, err
+// trusting the upstream's test CA.
+func startHTTPSMode(bin, dnsAddr string, caPEM []byte, mode string, port int, extra string) (*tgbench.Instance, func(), error) {
+	return startInstance(bin, mode, func(dir string) (string, error) {
+		caFile := filepath.Join(dir, "upstream-ca.pem")
+		if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
+			return "", err
+		}
+		return tgbench.Egress{DNS: dnsAddr, Port: port, LogLevel: "warn", Mode: mode, UpstreamCAFile: caFile, Extra: extra}.Config(), nil
+	})
 }
 
 func wrap(fn func() (time.Duration, error)) func(context.Context) (time.Duration, error) {

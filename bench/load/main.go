@@ -99,26 +99,43 @@ func (r result) pct(p float64) time.Duration {
 	return r.lat[int(float64(len(r.lat)-1)*p)]
 }
 
-func run(bin string, dur time.Duration, workers int, extra string) error {
+// plainBench is a loopback HTTP upstream and a DNS server that names it
+// bench.test.
+type plainBench struct {
+	upstream string // host:port
+	port     int
+	dnsAddr  string
+	target   string // bench.test:port, the CONNECT authority
+}
+
+func startPlainBench() (plainBench, func(), error) {
 	upstream, err := startUpstream("127.0.1.1:0")
 	if err != nil {
-		return err
+		return plainBench{}, nil, err
 	}
 	_, portStr, _ := net.SplitHostPort(upstream)
 	port, _ := strconv.Atoi(portStr)
 	dnsAddr, stopDNS, err := tgbench.StartDNS("bench.test.", "127.0.1.1")
 	if err != nil {
+		return plainBench{}, nil, err
+	}
+	return plainBench{upstream: upstream, port: port, dnsAddr: dnsAddr, target: fmt.Sprintf("bench.test:%d", port)}, stopDNS, nil
+}
+
+func run(bin string, dur time.Duration, workers int, extra string) error {
+	pb, stopBench, err := startPlainBench()
+	if err != nil {
 		return err
 	}
-	defer stopDNS()
+	defer stopBench()
+	upstream, target := pb.upstream, pb.target
 
-	tg, stop, err := startTunnelMode(bin, dnsAddr, port, extra)
+	tg, stop, err := startTunnelMode(bin, pb.dnsAddr, pb.port, extra)
 	if err != nil {
 		return err
 	}
 	defer stop()
 	proxyAddr := tg.ProxyAddr
-	target := fmt.Sprintf("bench.test:%d", port)
 	pid := tg.Pid()
 
 	scenarios := []struct {
@@ -151,21 +168,25 @@ func run(bin string, dur time.Duration, workers int, extra string) error {
 // comparison shares, so the plain and the HTTPS figures differ only in what
 // the clients send.
 func startTunnelMode(bin, dnsAddr string, port int, extra string) (*tgbench.Instance, func(), error) {
-	dir, err := os.MkdirTemp("", "tollgate-bench")
+	return startInstance(bin, "tunnel", func(string) (string, error) {
+		return tgbench.Egress{DNS: dnsAddr, Port: port, LogLevel: "warn", Extra: extra}.Config(), nil
+	})
+}
+
+// startInstance runs tollgate (require_auth: false) in a fresh data dir on
+// the config cfg makes (it may write files into dir); stop ends it and
+// removes the dir.
+func startInstance(bin, name string, cfg func(dir string) (string, error)) (*tgbench.Instance, func(), error) {
+	dir, err := os.MkdirTemp("", "tollgate-bench-"+name)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := fmt.Sprintf(`resolver:
-  servers: [%s]
-egress:
-  allow_cidrs: [127.0.1.0/24]
-defaults:
-  policy:
-    allowed_ports: [%d]
-log:
-  level: warn
-%s`, dnsAddr, port, extra)
-	tg, err := tgbench.Start(bin, dir, "  require_auth: false\n", cfg, wrapCmd)
+	c, err := cfg(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	tg, err := tgbench.Start(bin, dir, "  require_auth: false\n", c, wrapCmd)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err
@@ -196,8 +217,8 @@ func printTunnelRatios(results []result) {
 
 func printRow(r result, showCPU bool) {
 	cpu := "-"
-	if showCPU && r.requests > 0 {
-		cpu = fmt.Sprintf("%.0f µs", float64(r.cpu.Microseconds())/float64(r.requests))
+	if showCPU {
+		cpu = cpuPerReq(r)
 	}
 	fmt.Printf("| %s | %.0f | %v | %v | %v | %d | %s |\n", r.name, r.rps(), r.pct(.5).Round(time.Microsecond),
 		r.pct(.9).Round(time.Microsecond), r.pct(.99).Round(time.Microsecond), r.errors, cpu)

@@ -252,3 +252,29 @@ func PeakRSS(pid int) string {
 	}
 	return ""
 }
+
+// Egress is the tollgate config every bench harness shares: the harness's
+// DNS server, loopback upstreams on 127.0.1.0/24 allowed, one allowed port.
+type Egress struct {
+	DNS            string // resolver address
+	Port           int    // the one allowed port
+	LogLevel       string
+	Mode           string // defaults.mode; "" leaves the default (tunnel)
+	UpstreamCAFile string // egress.upstream_ca_file, if any
+	Extra          string // appended as is
+}
+
+// Config renders e as YAML.
+func (e Egress) Config() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "resolver:\n  servers: [%s]\negress:\n  allow_cidrs: [127.0.1.0/24]\n", e.DNS)
+	if e.UpstreamCAFile != "" {
+		fmt.Fprintf(&b, "  upstream_ca_file: %s\n", e.UpstreamCAFile)
+	}
+	b.WriteString("defaults:\n")
+	if e.Mode != "" {
+		fmt.Fprintf(&b, "  mode: %s\n", e.Mode)
+	}
+	fmt.Fprintf(&b, "  policy:\n    allowed_ports: [%d]\nlog:\n  level: %s\n%s", e.Port, e.LogLevel, e.Extra)
+	return b.String()
+}
