@@ -33,6 +33,9 @@ func (s *side) pid() int {
 // the one under load does work. Scenarios:
 //   - tunnel: binaries A (-bin) and B (-ab), plain HTTP with a new
 //     connection and CONNECT per request;
+//   - https-tunnel: binaries A and B, HTTPS with a new connection, CONNECT
+//     and full TLS handshake per request (B may be bench/nullproxy, the
+//     do-nothing reference);
 //   - intercept: binaries A and B, HTTPS keep-alive through an
 //     intercept-mode tenant;
 //   - intercept-vs-tunnel: one binary (-bin), HTTPS keep-alive through an
@@ -69,6 +72,16 @@ func runAB(binA, binB, scenario string, dur time.Duration, workers, rounds int, 
 			}
 			defer stopIn()
 			sides[i] = &side{in: in, fn: func() (time.Duration, error) { return newConnRequest(in.ProxyAddr, pb.target) }}
+		}
+	case "https-tunnel":
+		for i, bin := range []string{binA, binB} {
+			in, stopIn, err := startTunnelMode(bin, dnsAddr, up.port, extra)
+			if err != nil {
+				return err
+			}
+			defer stopIn()
+			c := httpsClient(in.ProxyAddr, "", up.roots(), false, workers)
+			sides[i] = &side{in: in, fn: func() (time.Duration, error) { return httpsGet(c, up.url()) }}
 		}
 	case "intercept", "intercept-vs-tunnel":
 		// intercept: the same mode through binaries A and B;
@@ -112,7 +125,7 @@ func runAB(binA, binB, scenario string, dur time.Duration, workers, rounds int, 
 		sides[0] = &side{in: in, fn: func() (time.Duration, error) { return httpsGet(viaTunnel, up.url()) }}
 		sides[1] = &side{fn: func() (time.Duration, error) { return httpsGet(direct, up.url()) }}
 	default:
-		return fmt.Errorf("-ab-scenario %q: want tunnel, intercept, intercept-vs-tunnel, tunnel-vs-direct or https-tunnel-vs-direct", scenario)
+		return fmt.Errorf("-ab-scenario %q: want tunnel, https-tunnel, intercept, intercept-vs-tunnel, tunnel-vs-direct or https-tunnel-vs-direct", scenario)
 	}
 	sides[0].name, sides[1].name = "A "+binA, "B "+binB
 	switch scenario {

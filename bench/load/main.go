@@ -45,7 +45,7 @@ func main() {
 	mintConns := flag.Int("mintconns", 100, "with -intercept: fresh connections to one host before reading tollgate_intercept_certs_minted_total")
 	https := flag.Bool("https", false, "compare HTTPS through a CONNECT tunnel against HTTPS sent directly, with a new connection (full TLS handshake) per request and with keep-alive")
 	ab := flag.String("ab", "", "second tollgate binary: measure -ab-scenario through -bin (A) and this one (B) in alternating rounds and report the A/B throughput ratio (scripts/bench-audit-ab)")
-	abScenario := flag.String("ab-scenario", "tunnel", "alternating rounds: tunnel or intercept (with -ab: the same scenario through -bin and -ab), or, with no -ab, intercept-vs-tunnel (HTTPS keep-alive through an intercept-mode and a tunnel-mode tenant of -bin), tunnel-vs-direct or https-tunnel-vs-direct (a new connection per request through -bin's CONNECT tunnel and straight to the upstream)")
+	abScenario := flag.String("ab-scenario", "tunnel", "alternating rounds: tunnel, https-tunnel or intercept (with -ab: the same scenario through -bin and -ab; -ab may be bench/nullproxy, a do-nothing CONNECT proxy), or, with no -ab, intercept-vs-tunnel (HTTPS keep-alive through an intercept-mode and a tunnel-mode tenant of -bin), tunnel-vs-direct or https-tunnel-vs-direct (a new connection per request through -bin's CONNECT tunnel and straight to the upstream)")
 	rounds := flag.Int("rounds", 6, "with -ab or -ab-scenario intercept-vs-tunnel: alternating rounds")
 	pin := flag.Bool("pin", false, "pin tollgate to CPU 1 and this harness (clients and upstream) to CPU 0 with GOMAXPROCS=1, for direct and tunnel alike: the proxy gets a core of its own, as it would in production")
 	flag.Parse()
