@@ -25,16 +25,21 @@ var hopHeaders = []string{
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
+// removeHopHeaders runs twice per intercepted request. Parsed headers are
+// keyed in canonical form and hopHeaders are canonical, so a plain map
+// delete removes them exactly as Header.Del would, without canonicalising
+// nine names per call; names listed in Connection come from the peer and
+// take the canonicalising path.
 func removeHopHeaders(h http.Header) {
-	for _, f := range h.Values("Connection") {
-		for _, name := range strings.Split(f, ",") {
+	for _, f := range h["Connection"] {
+		for name := range strings.SplitSeq(f, ",") {
 			if name = strings.TrimSpace(name); name != "" {
 				h.Del(name)
 			}
 		}
 	}
 	for _, name := range hopHeaders {
-		h.Del(name)
+		delete(h, name)
 	}
 }
 

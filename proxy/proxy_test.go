@@ -440,3 +440,46 @@ func TestAuditMetaJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestRemoveHopHeaders(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		raw  string // header block as a peer sends it
+		keep []string
+		drop []string
+	}{
+		{"fixed list", "Keep-Alive: 5\r\nproxy-connection: x\r\nTE: trailers\r\nTrailer: X\r\nUpgrade: h2c\r\nProxy-Authorization: Basic x\r\nProxy-Authenticate: Basic\r\nTransfer-Encoding: chunked\r\nX-Ok: 1\r\n",
+			[]string{"X-Ok"}, []string{"Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Upgrade", "Proxy-Authorization", "Proxy-Authenticate", "Transfer-Encoding"}},
+		{"connection tokens", "connection: x-private ,  X-Other,,\r\nConnection: x-third\r\nX-Private: 1\r\nX-Other: 2\r\nX-Third: 3\r\nX-Ok: 1\r\n",
+			[]string{"X-Ok"}, []string{"Connection", "X-Private", "X-Other", "X-Third"}},
+		{"nothing to drop", "Content-Type: application/json\r\nWebhook-Id: msg_1\r\n",
+			[]string{"Content-Type", "Webhook-Id"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := http.ReadRequest(bufio.NewReader(strings.NewReader("GET / HTTP/1.1\r\nHost: h\r\n" + tt.raw + "\r\n")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			removeHopHeaders(r.Header)
+			for _, k := range tt.keep {
+				if r.Header.Get(k) == "" {
+					t.Errorf("%s dropped", k)
+				}
+			}
+			for _, k := range tt.drop {
+				if _, ok := r.Header[http.CanonicalHeaderKey(k)]; ok {
+					t.Errorf("%s kept: %v", k, r.Header)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkRemoveHopHeaders(b *testing.B) {
+	h := http.Header{"Content-Type": {"application/json"}, "User-Agent": {"worker/1"}, "Webhook-Id": {"msg_1"}, "Content-Length": {"1024"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		c := h.Clone()
+		removeHopHeaders(c)
+	}
+}
