@@ -23,6 +23,9 @@ type connectState struct {
 	ex   *exchange
 	v    vetted
 	conn *coalescingConn // the worker's connection under the intercept TLS
+	// transportKey is the upstream transport's cache key, the same for every
+	// request of the connection; built on its first request.
+	transportKey string
 }
 
 type connectStateKey struct{}

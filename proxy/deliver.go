@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/netip"
@@ -48,6 +49,7 @@ type outbound struct {
 	v      vetted
 	useTLS bool
 	port   uint16
+	key    string // transportKey of the tenant and this outbound, if already known
 }
 
 // deliver reads the body (bounded), signs, and sends req to the vetted
@@ -93,7 +95,19 @@ func (p *Proxy) deliver(ctx context.Context, ex *exchange, ts *TenantState, out 
 	if !(out.useTLS && out.port == 443) && !(!out.useTLS && out.port == 80) {
 		hostPort += ":" + strconv.Itoa(int(out.port))
 	}
-	req, err := http.NewRequestWithContext(ctx, in.Method, scheme+"://"+hostPort+in.URL.RequestURI(), bytes.NewReader(body))
+	// The trace goes in with the request's context rather than through
+	// WithContext, which would copy the request.
+	trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
+		switch a := ci.Conn.RemoteAddr().(type) {
+		case *net.TCPAddr:
+			ex.vetted = a.AddrPort().Addr().Unmap()
+		default:
+			if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+				ex.vetted = ap.Addr().Unmap()
+			}
+		}
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), in.Method, scheme+"://"+hostPort+in.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		return nil, tollgate.Deny(tollgate.ReasonInvalidRequest, "the request could not be rebuilt")
 	}
@@ -103,14 +117,8 @@ func (p *Proxy) deliver(ctx context.Context, ex *exchange, ts *TenantState, out 
 	if len(body) == 0 && (in.Body == nil || in.Body == http.NoBody) {
 		req.Body = http.NoBody
 	}
-	trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
-		if ap, err := netip.ParseAddrPort(ci.Conn.RemoteAddr().String()); err == nil {
-			ex.vetted = ap.Addr().Unmap()
-		}
-	}}
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 
-	resp, err := p.transports.get(ts.Tenant.ID, out.v, out.useTLS, out.port).RoundTrip(req)
+	resp, err := p.transports.get(ts.Tenant.ID, out).RoundTrip(req)
 	if err != nil {
 		return nil, roundTripDecision(out.v.target.String(), err)
 	}
@@ -137,16 +145,13 @@ func (p *Proxy) sign(ex *exchange, ts *TenantState, h http.Header, host string, 
 	if id == "" {
 		id = signer.NewMessageID(now)
 	}
-	keys := make([][]byte, 0, len(ts.SigningKeys))
+	hostScoped := ts.Tenant.SigningScope != tollgate.SigningScopeTenant
+	keys := make([]*signer.Key, 0, len(ts.SigningKeys))
 	for _, k := range ts.SigningKeys {
 		if !k.Until.IsZero() && !now.Before(k.Until) {
 			continue
 		}
-		if ts.Tenant.SigningScope == tollgate.SigningScopeTenant {
-			keys = append(keys, k.Key)
-		} else {
-			keys = append(keys, p.hostKeys.derive(k.Key, host))
-		}
+		keys = append(keys, p.signKeys.get(k.Key, hostScoped, host))
 	}
 	if len(keys) == 0 {
 		return tollgate.Deny(tollgate.ReasonUpstreamError, "the tenant has no signing key in force")
@@ -155,7 +160,7 @@ func (p *Proxy) sign(ex *exchange, ts *TenantState, h http.Header, host string, 
 	// Assigned, not Set: receivers in several languages look the names up in lower case.
 	h["webhook-id"] = []string{id}
 	h["webhook-timestamp"] = []string{strconv.FormatInt(ts64, 10)}
-	h["webhook-signature"] = []string{signer.SignatureHeader(keys, id, ts64, body)}
+	h["webhook-signature"] = []string{signer.SignatureHeaderKeys(keys, id, ts64, body)}
 	ex.signed = true
 	if m := p.opts.Metrics; m != nil {
 		m.signatures.Inc()

@@ -47,7 +47,12 @@ func (p *Proxy) handleIntercepted(req *http.Request, gctx *goproxy.ProxyCtx) (*h
 	}
 	// The request goes to the CONNECT target whatever its Host header says:
 	// that is the destination that was vetted.
-	resp, d := p.deliver(ctx, ex, ts, outbound{v: st.v, useTLS: true, port: st.v.target.Port}, req)
+	out := outbound{v: st.v, useTLS: true, port: st.v.target.Port, key: st.transportKey}
+	if out.key == "" {
+		out.key = transportKey(ts.Tenant.ID, out)
+		st.transportKey = out.key
+	}
+	resp, d := p.deliver(ctx, ex, ts, out, req)
 	if !d.Allow {
 		release()
 		ex.refuse(d)

@@ -26,7 +26,7 @@ type Proxy struct {
 	engine     atomic.Pointer[policy.Engine]
 	gp         *goproxy.ProxyHttpServer
 	transports *transportCache
-	hostKeys   *hostKeyCache
+	signKeys   *signKeyCache
 
 	tunnelsMu sync.Mutex
 	tunnels   map[*tunnelConn]struct{}
@@ -41,7 +41,7 @@ func New(opts Options) (*Proxy, error) {
 	p := &Proxy{opts: opts, tunnels: map[*tunnelConn]struct{}{}}
 	p.engine.Store(opts.Engine)
 	p.transports = newTransportCache(p, 1024)
-	p.hostKeys = newHostKeyCache(4096)
+	p.signKeys = newSignKeyCache(4096)
 
 	gp := goproxy.NewProxyHttpServer()
 	gp.Logger = slogPrintf{opts.Logger}

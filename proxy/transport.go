@@ -5,9 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
-	"strings"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 )
@@ -28,28 +26,33 @@ func newTransportCache(p *Proxy, size int) *transportCache {
 	return &transportCache{p: p, cache: c}
 }
 
-func transportKey(tenant string, useTLS bool, host string, port uint16, addrs []netip.Addr) string {
-	var b strings.Builder
-	b.WriteString(tenant)
-	b.WriteByte('|')
-	if useTLS {
-		b.WriteString("tls|")
+// transportKey identifies the transport for tenant and out.
+func transportKey(tenant string, out outbound) string {
+	b := make([]byte, 0, len(tenant)+len(out.v.target.Host)+16+len(out.v.addrs)*16)
+	b = append(b, tenant...)
+	b = append(b, '|')
+	if out.useTLS {
+		b = append(b, "tls|"...)
 	} else {
-		b.WriteString("tcp|")
+		b = append(b, "tcp|"...)
 	}
-	b.WriteString(host)
-	b.WriteByte('|')
-	b.WriteString(strconv.Itoa(int(port)))
-	for _, a := range addrs {
-		b.WriteByte('|')
-		b.WriteString(a.String())
+	b = append(b, out.v.target.Host...)
+	b = append(b, '|')
+	b = strconv.AppendUint(b, uint64(out.port), 10)
+	for _, a := range out.v.addrs {
+		b = append(b, '|')
+		b = a.AppendTo(b)
 	}
-	return b.String()
+	return string(b)
 }
 
 // get returns the transport for this tenant and vetted destination.
-func (c *transportCache) get(tenant string, v vetted, useTLS bool, port uint16) *http.Transport {
-	key := transportKey(tenant, useTLS, v.target.Host, port, v.addrs)
+func (c *transportCache) get(tenant string, out outbound) *http.Transport {
+	key := out.key
+	if key == "" {
+		key = transportKey(tenant, out)
+	}
+	v, port := out.v, out.port
 	if t, ok := c.cache.Get(key); ok {
 		return t
 	}

@@ -1,7 +1,9 @@
 package signer
 
 import (
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,6 +120,37 @@ func BenchmarkSign1KiB(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		_ = Sign(key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)
+	}
+}
+
+// TestKeyConcurrent signs different messages with one Key from many
+// goroutines (run with -race): pooled HMAC states must never be shared.
+func TestKeyConcurrent(t *testing.T) {
+	secret := []byte(strings.Repeat("k", KeySize))
+	k := NewKey(secret)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				body := []byte(strings.Repeat("x", g*100+i))
+				id := "msg_" + strconv.Itoa(g) + "_" + strconv.Itoa(i)
+				if got, want := k.Sign(id, int64(i), body), Sign(secret, id, int64(i), body); got != want {
+					t.Errorf("goroutine %d message %d: %q, want %q", g, i, got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func BenchmarkKeySign1KiB(b *testing.B) {
+	k := NewKey([]byte(strings.Repeat("k", KeySize)))
+	body := []byte(strings.Repeat("x", 1024))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		_ = k.Sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)
 	}
 }
 

@@ -85,6 +85,19 @@ func TestSignVectors(t *testing.T) {
 			if got := Sign(keys[0], v.ID, v.Timestamp, []byte(v.Body)); got != v.Signature[:len(got)] {
 				t.Fatalf("Sign = %q, want prefix of %q", got, v.Signature)
 			}
+			prepared := make([]*Key, len(keys))
+			for i, k := range keys {
+				prepared[i] = NewKey(k)
+			}
+			// Twice: the second round signs with HMAC states taken back from the pool.
+			for range 2 {
+				if got := SignatureHeaderKeys(prepared, v.ID, v.Timestamp, []byte(v.Body)); got != v.Signature {
+					t.Fatalf("SignatureHeaderKeys = %q, want %q", got, v.Signature)
+				}
+				if got := prepared[0].Sign(v.ID, v.Timestamp, []byte(v.Body)); got != v.Signature[:len(got)] {
+					t.Fatalf("Key.Sign = %q, want prefix of %q", got, v.Signature)
+				}
+			}
 			now := unix(v.Timestamp)
 			for i := range keys {
 				if err := Verify(keys[i:i+1], v.ID, itoa(v.Timestamp), v.Signature, []byte(v.Body), now, 0); err != nil {
