@@ -209,6 +209,8 @@ func TestParseErrors(t *testing.T) {
 		{"own domain trailing dot", "egress:\n  own_domains: [platform.example.com.]\n", []wantErr{{2, "egress.own_domains[0]", "trailing dot"}}},
 		{"own domain glob", "egress:\n  own_domains: [\"*.example.com\"]\n", []wantErr{{2, "egress.own_domains[0]", "invalid domain"}}},
 		{"postgres without dsn", "store:\n  driver: postgres\n", []wantErr{{2, "store.dsn", "required when store.driver is postgres"}}},
+		{"postgres url under sqlite", "store:\n  dsn: postgres://u@127.0.0.1/db\n", []wantErr{{2, "store.dsn", "set store.driver: postgres"}}},
+		{"postgresql url under sqlite", "store:\n  driver: sqlite\n  dsn: PostgreSQL://u@127.0.0.1/db\n", []wantErr{{3, "store.dsn", "set store.driver: postgres"}}},
 		{"ca cert without key", "intercept:\n  ca_cert_file: ca.pem\n", []wantErr{{1, "intercept", "set both"}}},
 		{"redis bad url", "quota:\n  backend: redis\n  redis_url: http://x\n", []wantErr{{3, "quota.redis_url", "invalid Redis URL"}}},
 		{"int range", "defaults:\n  quotas:\n    burst: 9223372036854775808\n", []wantErr{{3, "defaults.quotas.burst", "out of range"}}},

@@ -60,6 +60,11 @@ func (c *Config) validate() Errors {
 	switch c.Store.Driver {
 	case DriverSQLite:
 		v.nonEmpty("store.dsn", c.Store.DSN)
+		// A PostgreSQL URL under the default driver would otherwise become a
+		// SQLite file named "postgres:/…" in the working directory.
+		if lower := strings.ToLower(c.Store.DSN); strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") {
+			v.add("store.dsn", "is a PostgreSQL URL but store.driver is sqlite: set store.driver: postgres")
+		}
 	case DriverPostgres:
 		if c.Store.DSN == "" {
 			v.addNear("store.dsn", "store.driver", "required when store.driver is postgres (postgres://user@host:5432/db)")
