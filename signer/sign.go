@@ -36,44 +36,47 @@ const (
 // The body is hashed as given: sign the exact bytes that are sent.
 func Sign(key []byte, id string, ts int64, body []byte) string {
 	var sum [sha256.Size]byte
-	mac(sum[:0], key, id, ts, body)
-	var out [len(versionPrefix) + macB64Len]byte
-	copy(out[:], versionPrefix)
-	base64.StdEncoding.Encode(out[len(versionPrefix):], sum[:])
-	return string(out[:])
+	return entry(mac(sum[:0], key, id, ts, body))
 }
 
 // SignatureHeader returns one Sign entry per key, space-separated, in the
 // order given (newest key first by convention); no keys gives "".
 func SignatureHeader(keys [][]byte, id string, ts int64, body []byte) string {
-	if len(keys) == 1 {
-		return Sign(keys[0], id, ts, body)
-	}
-	return joinSignatures(len(keys), func(i int, sum []byte) { mac(sum, keys[i], id, ts, body) })
+	return joinSignatures(len(keys), func(i int, dst []byte) []byte { return mac(dst, keys[i], id, ts, body) })
 }
 
 // SignatureHeaderKeys is SignatureHeader for prepared keys.
 func SignatureHeaderKeys(keys []*Key, id string, ts int64, body []byte) string {
-	return joinSignatures(len(keys), func(i int, sum []byte) { keys[i].mac(sum, id, ts, body) })
+	return joinSignatures(len(keys), func(i int, dst []byte) []byte { return keys[i].mac(dst, id, ts, body) })
 }
 
-// joinSignatures writes n "v1,<base64>" entries, space-separated; sum(i,
-// dst) appends the i-th MAC to dst.
-func joinSignatures(n int, sum func(i int, dst []byte)) string {
+// joinSignatures writes n entries, space-separated; sum(i, dst) appends
+// the i-th MAC to dst.
+func joinSignatures(n int, sum func(i int, dst []byte) []byte) string {
+	var raw [sha256.Size]byte
+	if n == 1 { // the usual case: no buffer beyond the string itself
+		return entry(sum(0, raw[:0]))
+	}
 	var b strings.Builder
 	b.Grow(n * (len(versionPrefix) + macB64Len + 1))
-	var raw [sha256.Size]byte
-	var enc [macB64Len]byte
+	var e [len(versionPrefix) + macB64Len]byte
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		sum(i, raw[:0])
-		base64.StdEncoding.Encode(enc[:], raw[:])
-		b.WriteString(versionPrefix)
-		b.Write(enc[:])
+		b.Write(appendEntry(e[:0], sum(i, raw[:0])))
 	}
 	return b.String()
+}
+
+// entry formats one MAC as a signature entry, "v1," + base64.
+func entry(sum []byte) string {
+	var out [len(versionPrefix) + macB64Len]byte
+	return string(appendEntry(out[:0], sum))
+}
+
+func appendEntry(dst, sum []byte) []byte {
+	return base64.StdEncoding.AppendEncode(append(dst, versionPrefix...), sum)
 }
 
 // Key is a signing secret prepared for signing many messages. hmac.New runs
@@ -95,11 +98,7 @@ func NewKey(secret []byte) *Key {
 // Sign is the package's Sign with this key.
 func (k *Key) Sign(id string, ts int64, body []byte) string {
 	var sum [sha256.Size]byte
-	k.mac(sum[:0], id, ts, body)
-	var out [len(versionPrefix) + macB64Len]byte
-	copy(out[:], versionPrefix)
-	base64.StdEncoding.Encode(out[len(versionPrefix):], sum[:])
-	return string(out[:])
+	return entry(k.mac(sum[:0], id, ts, body))
 }
 
 func (k *Key) mac(dst []byte, id string, ts int64, body []byte) []byte {

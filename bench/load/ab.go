@@ -64,24 +64,23 @@ func runAB(binA, binB, scenario string, dur time.Duration, workers, rounds int, 
 	}
 	defer stop()
 	switch scenario {
-	case "tunnel":
+	case "tunnel", "https-tunnel":
 		for i, bin := range []string{binA, binB} {
-			in, stopIn, err := startTunnelMode(bin, dnsAddr, pb.port, extra)
+			port := pb.port
+			if !plain {
+				port = up.port
+			}
+			in, stopIn, err := startTunnelMode(bin, dnsAddr, port, extra)
 			if err != nil {
 				return err
 			}
 			defer stopIn()
-			sides[i] = &side{in: in, fn: func() (time.Duration, error) { return newConnRequest(in.ProxyAddr, pb.target) }}
-		}
-	case "https-tunnel":
-		for i, bin := range []string{binA, binB} {
-			in, stopIn, err := startTunnelMode(bin, dnsAddr, up.port, extra)
-			if err != nil {
-				return err
+			fn := func() (time.Duration, error) { return newConnRequest(in.ProxyAddr, pb.target) }
+			if !plain {
+				c := httpsClient(in.ProxyAddr, "", up.roots(), false, workers)
+				fn = func() (time.Duration, error) { return httpsGet(c, up.url()) }
 			}
-			defer stopIn()
-			c := httpsClient(in.ProxyAddr, "", up.roots(), false, workers)
-			sides[i] = &side{in: in, fn: func() (time.Duration, error) { return httpsGet(c, up.url()) }}
+			sides[i] = &side{in: in, fn: fn}
 		}
 	case "intercept", "intercept-vs-tunnel":
 		// intercept: the same mode through binaries A and B;
