@@ -27,6 +27,7 @@ func TestDependencyDirection(t *testing.T) {
 		"apikey":   {"proxy", "control", "store", "cmd", "identity", "tenancy"},
 		"keyseal":  {"proxy", "control", "store", "cmd", "identity", "tenancy"},
 		"certs":    {"proxy", "control", "store", "cmd", "identity", "tenancy"},
+		"upstream": {"proxy", "control", "store", "cmd", "identity", "tenancy", "policy", "resolver", "audit"},
 		"config":   {"proxy", "control", "store", "cmd", "identity", "tenancy"},
 		"proxy":    {"control", "store", "cmd", "tenancy", "identity"},
 		"control":  {"proxy", "store", "cmd", "tenancy"},

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -95,19 +94,7 @@ func (p *Proxy) deliver(ctx context.Context, ex *exchange, ts *TenantState, out 
 	if !(out.useTLS && out.port == 443) && !(!out.useTLS && out.port == 80) {
 		hostPort += ":" + strconv.Itoa(int(out.port))
 	}
-	// The trace goes in with the request's context rather than through
-	// WithContext, which would copy the request.
-	trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
-		switch a := ci.Conn.RemoteAddr().(type) {
-		case *net.TCPAddr:
-			ex.vetted = a.AddrPort().Addr().Unmap()
-		default:
-			if ap, err := netip.ParseAddrPort(a.String()); err == nil {
-				ex.vetted = ap.Addr().Unmap()
-			}
-		}
-	}}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), in.Method, scheme+"://"+hostPort+in.URL.RequestURI(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, in.Method, scheme+"://"+hostPort+in.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		return nil, tollgate.Deny(tollgate.ReasonInvalidRequest, "the request could not be rebuilt")
 	}
@@ -118,9 +105,14 @@ func (p *Proxy) deliver(ctx context.Context, ex *exchange, ts *TenantState, out 
 		req.Body = http.NoBody
 	}
 
-	resp, err := p.transports.get(ts.Tenant.ID, out).RoundTrip(req)
+	resp, remote, err := p.transports.get(ts.Tenant.ID, out).RoundTrip(req)
 	if err != nil {
 		return nil, roundTripDecision(out.v.target.String(), err)
+	}
+	if a, ok := remote.(*net.TCPAddr); ok {
+		ex.vetted = a.AddrPort().Addr().Unmap()
+	} else if ap, err := netip.ParseAddrPort(remote.String()); err == nil {
+		ex.vetted = ap.Addr().Unmap()
 	}
 	return resp, tollgate.Allowed
 }

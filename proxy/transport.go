@@ -3,25 +3,27 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
-	"net/http"
 	"strconv"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/tollgate-dev/tollgate/upstream"
 )
 
-// transportCache holds one upstream http.Transport per tenant, destination
-// and vetted address set, so keep-alive connections are reused within a
-// tenant and never shared across tenants or with an address set that was not
-// vetted for the request at hand.
+// transportCache holds one upstream pool per tenant, destination and vetted
+// address set, so keep-alive connections are reused within a tenant and
+// never shared across tenants or with an address set that was not vetted
+// for the request at hand.
 type transportCache struct {
 	p     *Proxy
-	cache *lru.Cache[string, *http.Transport]
+	cache *lru.Cache[string, *upstream.Pool]
 }
 
 func newTransportCache(p *Proxy, size int) *transportCache {
-	c, _ := lru.NewWithEvict[string, *http.Transport](size, func(_ string, t *http.Transport) {
-		t.CloseIdleConnections()
+	c, _ := lru.NewWithEvict[string, *upstream.Pool](size, func(_ string, u *upstream.Pool) {
+		u.Close()
 	})
 	return &transportCache{p: p, cache: c}
 }
@@ -46,39 +48,48 @@ func transportKey(tenant string, out outbound) string {
 	return string(b)
 }
 
-// get returns the transport for this tenant and vetted destination.
-func (c *transportCache) get(tenant string, out outbound) *http.Transport {
+// get returns the pool for this tenant and vetted destination.
+func (c *transportCache) get(tenant string, out outbound) *upstream.Pool {
 	key := out.key
 	if key == "" {
 		key = transportKey(tenant, out)
 	}
-	v, port := out.v, out.port
-	if t, ok := c.cache.Get(key); ok {
-		return t
+	if u, ok := c.cache.Get(key); ok {
+		return u
 	}
 	p := c.p
-	t := &http.Transport{
-		Proxy: nil,
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			conn, _, err := p.dialVetted(ctx, v, port)
-			return conn, err
-		},
-		TLSClientConfig: &tls.Config{
+	v, port := out.v, out.port
+	var tlsConf *tls.Config
+	if out.useTLS {
+		tlsConf = &tls.Config{
 			ServerName: v.target.Host,
 			RootCAs:    p.opts.UpstreamRoots, // nil means the system roots
 			MinVersion: tls.VersionTLS12,
+		}
+		if v.target.IsIP() {
+			// An IP literal has no name to send as SNI; certificates must carry the IP.
+			tlsConf.ServerName = v.target.Addr.String()
+		}
+	}
+	u := upstream.New(upstream.Options{
+		Dial: func(ctx context.Context) (net.Conn, error) {
+			conn, _, err := p.dialVetted(ctx, v, port)
+			if err != nil || tlsConf == nil {
+				return conn, err
+			}
+			tc := tls.Client(conn, tlsConf)
+			hctx, cancel := context.WithTimeout(ctx, p.opts.ConnectTimeout)
+			defer cancel()
+			if err := tc.HandshakeContext(hctx); err != nil {
+				conn.Close()
+				return nil, fmt.Errorf("tls handshake with %s: %w", v.target, err)
+			}
+			return tc, nil
 		},
-		TLSHandshakeTimeout:   p.opts.ConnectTimeout,
 		ResponseHeaderTimeout: p.opts.IdleTimeout,
-		IdleConnTimeout:       p.opts.IdleTimeout,
-		MaxIdleConnsPerHost:   64,
-		DisableCompression:    true, // bodies pass through as the receiver sent them
-		ForceAttemptHTTP2:     false,
-	}
-	if v.target.IsIP() {
-		// An IP literal has no name to send as SNI; certificates must carry the IP.
-		t.TLSClientConfig.ServerName = v.target.Addr.String()
-	}
-	c.cache.Add(key, t)
-	return t
+		IdleTimeout:           p.opts.IdleTimeout,
+		MaxIdle:               64,
+	})
+	c.cache.Add(key, u)
+	return u
 }
