@@ -521,3 +521,70 @@ func TestConcurrentRoundTrips(t *testing.T) {
 		t.Errorf("dials = %d for 8 concurrent clients, want at most 8", d)
 	}
 }
+
+// BenchmarkRoundTrip compares a Pool with net/http.Transport for the same
+// keep-alive POST to an in-process loopback receiver (whose cost is in both
+// figures): go test -bench RoundTrip -benchmem ./upstream
+func BenchmarkRoundTrip(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	addr := ln.Addr().String()
+	body := bytes.Repeat([]byte("x"), 1024)
+	mk := func() *http.Request {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/hook", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	}
+	run := func(b *testing.B, rt func(*http.Request) (*http.Response, error)) {
+		b.ReportAllocs()
+		for b.Loop() {
+			resp, err := rt(mk())
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	b.Run("pool", func(b *testing.B) {
+		p := New(Options{Dial: func(ctx context.Context) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
+		}})
+		defer p.Close()
+		run(b, func(r *http.Request) (*http.Response, error) {
+			resp, _, err := p.RoundTrip(r)
+			return resp, err
+		})
+	})
+	b.Run("transport", func(b *testing.B) {
+		tr := &http.Transport{DisableCompression: true}
+		defer tr.CloseIdleConnections()
+		run(b, tr.RoundTrip)
+	})
+}
