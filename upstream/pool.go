@@ -37,8 +37,8 @@ type Options struct {
 	// HTTP, its TLS handshake (if any) done. It is the only way a Pool
 	// reaches the network.
 	Dial func(ctx context.Context) (net.Conn, error)
-	// ResponseHeaderTimeout bounds the wait for a response head once the
-	// request is written; 0 means no bound.
+	// ResponseHeaderTimeout bounds writing the request and waiting for the
+	// response head; 0 means no bound.
 	ResponseHeaderTimeout time.Duration
 	// IdleTimeout closes a connection left idle this long; default 90s.
 	IdleTimeout time.Duration
@@ -65,7 +65,24 @@ type conn struct {
 	nc     net.Conn
 	br     *bufio.Reader
 	bw     *bufio.Writer
+	w      writeRecorder
 	idleAt time.Time
+}
+
+// writeRecorder keeps the connection's write error: (*http.Request).Write
+// reports a failed body write as an opaque error that hides it (net/http
+// unwraps it only inside Transport), and the caller needs to tell a timeout.
+type writeRecorder struct {
+	nc  net.Conn
+	err error
+}
+
+func (w *writeRecorder) Write(p []byte) (int, error) {
+	n, err := w.nc.Write(p)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
 }
 
 // New returns a Pool. opts.Dial is required.
@@ -132,14 +149,25 @@ func (p *Pool) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 		}
 		return nil, retry, err
 	}
-	if err := req.Write(c.bw); err != nil {
-		return fail(true, fmt.Errorf("upstream: write request: %w", err))
-	}
-	if err := c.bw.Flush(); err != nil {
-		return fail(true, fmt.Errorf("upstream: write request: %w", err))
-	}
 	if t := p.opts.ResponseHeaderTimeout; t > 0 {
-		_ = c.nc.SetReadDeadline(time.Now().Add(t))
+		// Also bounds the write: a receiver that stops reading a large
+		// body must not hold the request forever.
+		_ = c.nc.SetDeadline(time.Now().Add(t))
+	}
+	err := req.Write(c.bw)
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	if err != nil {
+		if c.w.err != nil {
+			err = c.w.err
+		}
+		// An incomplete request cannot have been acted on, so another
+		// connection may carry it, unless this one timed out: then the
+		// receiver is slow, not gone.
+		var ne net.Error
+		timedOut := errors.As(err, &ne) && ne.Timeout()
+		return fail(!timedOut, fmt.Errorf("upstream: write request: %w", err))
 	}
 	if _, err := c.br.Peek(1); err != nil {
 		return fail(replayable(req), fmt.Errorf("upstream: read response: %w", err))
@@ -164,7 +192,7 @@ func (p *Pool) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 		}
 	}
 	if p.opts.ResponseHeaderTimeout > 0 {
-		_ = c.nc.SetReadDeadline(time.Time{})
+		_ = c.nc.SetDeadline(time.Time{})
 	}
 	b := &body{p: p, c: c, rc: resp.Body, stop: stop, reuse: !resp.Close && !req.Close}
 	if resp.Body == http.NoBody {
@@ -208,7 +236,9 @@ func (p *Pool) get(ctx context.Context, fresh bool) (*conn, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return &conn{nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc)}, false, nil
+	c := &conn{nc: nc, br: bufio.NewReader(nc), w: writeRecorder{nc: nc}}
+	c.bw = bufio.NewWriter(&c.w)
+	return c, false, nil
 }
 
 // put makes c available to the next request, or closes it.

@@ -327,6 +327,26 @@ func TestResponseHeaderTimeout(t *testing.T) {
 	}
 }
 
+// A receiver that stops reading does not hold a large request forever.
+func TestStalledWriteTimesOut(t *testing.T) {
+	hold := make(chan struct{})
+	s := newRawServer(t, func(_ int64, c net.Conn, br *bufio.Reader) {
+		<-hold // never reads
+	})
+	defer close(hold)
+	p, _ := s.pool(t, Options{ResponseHeaderTimeout: 200 * time.Millisecond})
+	big := strings.Repeat("x", 64<<20) // beyond any socket buffer
+	start := time.Now()
+	_, _, err := p.RoundTrip(newReq(t, "POST", big))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("err = %v, want a timeout", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("took %v", el)
+	}
+}
+
 func TestContextCancel(t *testing.T) {
 	s := newRawServer(t, func(_ int64, c net.Conn, br *bufio.Reader) {
 		io.Copy(io.Discard, br)
