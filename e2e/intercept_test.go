@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,7 +81,8 @@ type receiver struct {
 	addr string
 }
 
-func startReceiver(t *testing.T, ip string, cert tls.Certificate) *receiver {
+// startReceiver serves HTTPS on ip:443; opts adjust the server before it starts.
+func startReceiver(t *testing.T, ip string, cert tls.Certificate, opts ...func(*http.Server)) *receiver {
 	t.Helper()
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "443"))
 	if err != nil {
@@ -100,9 +102,18 @@ func startReceiver(t *testing.T, ip string, cert tls.Certificate) *receiver {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"received":true}`)
 	}), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+	for _, o := range opts {
+		o(srv)
+	}
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	t.Cleanup(func() { srv.Close() })
 	return rc
+}
+
+func (rc *receiver) count() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.got)
 }
 
 func (rc *receiver) last(t *testing.T) delivery {
@@ -285,6 +296,48 @@ func TestInterceptSigning(t *testing.T) {
 		}
 		if err := signer.VerifyRequest(secret1, got.header, got.body, time.Now(), signer.DefaultTolerance); err != nil {
 			t.Fatalf("upgraded delivery does not verify: %v", err)
+		}
+	})
+
+	t.Run("a receiver that closed an idle connection gets the next delivery once", func(t *testing.T) {
+		// A receiver with a short idle timeout closes the pooled upstream
+		// connection between deliveries; a POST must neither fail nor
+		// arrive twice.
+		ip := upstreamIP()
+		var conns atomic.Int64
+		idle := startReceiver(t, ip, ca.leaf(t, "idle.test"), func(s *http.Server) {
+			s.IdleTimeout = 100 * time.Millisecond
+			s.ConnState = func(_ net.Conn, st http.ConnState) {
+				if st == http.StateNew {
+					conns.Add(1)
+				}
+			}
+		})
+		d.Set("idle.test", "idle.test. 60 IN A "+ip)
+		post := func(n int) {
+			req, _ := http.NewRequest("POST", "https://idle.test/hooks/idle", strings.NewReader(fmt.Sprintf(`{"n":%d}`, n)))
+			resp, err := worker.Do(req)
+			if err != nil {
+				t.Fatalf("delivery %d: %v", n, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("Tollgate-Reason") != "" {
+				t.Fatalf("delivery %d: %d %s (Tollgate-Reason %q)", n, resp.StatusCode, b, resp.Header.Get("Tollgate-Reason"))
+			}
+		}
+		post(1)
+		post(2) // reuses the pooled connection
+		if c := conns.Load(); c != 1 {
+			t.Fatalf("two back-to-back deliveries used %d receiver connections, want 1", c)
+		}
+		time.Sleep(400 * time.Millisecond) // the receiver closes the idle connection
+		post(3)
+		if got := idle.count(); got != 3 {
+			t.Fatalf("the receiver got %d deliveries, want 3", got)
+		}
+		if c := conns.Load(); c != 2 {
+			t.Fatalf("receiver connections = %d, want 2 (a new one after its idle close)", c)
 		}
 	})
 
