@@ -16,6 +16,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate"
 	"github.com/tollgate-dev/tollgate/signer"
+	"github.com/tollgate-dev/tollgate/upstream"
 )
 
 // hopHeaders are connection-level headers never forwarded (RFC 9110 §7.6.1),
@@ -170,6 +171,13 @@ func roundTripDecision(target string, err error) tollgate.Decision {
 	var hostErr x509.HostnameError
 	if errors.As(err, &certErr) || errors.As(err, &unknown) || errors.As(err, &hostErr) {
 		return tollgate.Deny(tollgate.ReasonUpstreamError, fmt.Sprintf("the certificate of %s did not verify", target))
+	}
+	if errors.Is(err, upstream.ErrRequest) {
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+			return tollgate.Deny(tollgate.ReasonUpstreamTimeout, fmt.Sprintf("%s did not answer in time", target))
+		}
+		return tollgate.Deny(tollgate.ReasonUpstreamError, fmt.Sprintf("the request to %s failed", target))
 	}
 	return upstreamDecision(target, err)
 }

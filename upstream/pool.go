@@ -46,6 +46,11 @@ type Options struct {
 	MaxIdle int
 }
 
+// ErrRequest marks a failure after the connection was made: the request
+// could not be written or no usable response came back. A dial failure is
+// returned as Options.Dial returned it.
+var ErrRequest = errors.New("upstream request failed")
+
 // max1xx limits how many informational responses are skipped,
 // as Transport does, so a receiver cannot hold a request forever with them.
 const max1xx = 5
@@ -114,7 +119,7 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, net.Addr, error) {
 		}
 		c.nc.Close()
 		if ctx.Err() != nil {
-			return nil, nil, fmt.Errorf("upstream: %w", context.Cause(ctx))
+			return nil, nil, fmt.Errorf("%w: %w", ErrRequest, context.Cause(ctx))
 		}
 		if !reused || !retry {
 			return nil, nil, err
@@ -167,16 +172,16 @@ func (p *Pool) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 		// receiver is slow, not gone.
 		var ne net.Error
 		timedOut := errors.As(err, &ne) && ne.Timeout()
-		return fail(!timedOut, fmt.Errorf("upstream: write request: %w", err))
+		return fail(!timedOut, fmt.Errorf("%w: write request: %w", ErrRequest, err))
 	}
 	if _, err := c.br.Peek(1); err != nil {
-		return fail(replayable(req), fmt.Errorf("upstream: read response: %w", err))
+		return fail(replayable(req), fmt.Errorf("%w: read response: %w", ErrRequest, err))
 	}
 	var resp *http.Response
 	for n := 0; ; n++ {
 		r, err := http.ReadResponse(c.br, req)
 		if err != nil {
-			return fail(false, fmt.Errorf("upstream: read response: %w", err))
+			return fail(false, fmt.Errorf("%w: read response: %w", ErrRequest, err))
 		}
 		if r.StatusCode >= 200 || r.StatusCode < 100 {
 			resp = r
@@ -185,10 +190,10 @@ func (p *Pool) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 		if r.StatusCode == http.StatusSwitchingProtocols {
 			// The proxy strips Upgrade from what it sends; a receiver that
 			// switches anyway cannot be relayed as HTTP.
-			return fail(false, errors.New("upstream: unrequested protocol switch (101)"))
+			return fail(false, fmt.Errorf("%w: unrequested protocol switch (101)", ErrRequest))
 		}
 		if n == max1xx {
-			return fail(false, errors.New("upstream: too many 1xx responses"))
+			return fail(false, fmt.Errorf("%w: too many 1xx responses", ErrRequest))
 		}
 	}
 	if p.opts.ResponseHeaderTimeout > 0 {
