@@ -95,7 +95,7 @@ func startHTTPSMode(bin, dnsAddr string, caPEM []byte, mode string, port int, ex
 		if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
 			return "", err
 		}
-		return tgbench.Egress{DNS: dnsAddr, Port: port, LogLevel: "warn", Mode: mode, UpstreamCAFile: caFile, Extra: extra}.Config(), nil
+		return tgbench.Egress{DNS: dnsAddr, Port: port, LogLevel: logLevel, Mode: mode, UpstreamCAFile: caFile, Extra: extra}.Config(), nil
 	})
 }
 

@@ -47,6 +47,7 @@ func main() {
 	ab := flag.String("ab", "", "second tollgate binary: measure -ab-scenario through -bin (A) and this one (B) in alternating rounds and report the A/B throughput ratio (scripts/bench-audit-ab)")
 	abScenario := flag.String("ab-scenario", "tunnel", "alternating rounds: tunnel, https-tunnel or intercept (with -ab: the same scenario through -bin and -ab; -ab may be bench/nullproxy, a do-nothing CONNECT proxy), or, with no -ab, intercept-vs-tunnel (HTTPS keep-alive through an intercept-mode and a tunnel-mode tenant of -bin), tunnel-vs-direct or https-tunnel-vs-direct (a new connection per request through -bin's CONNECT tunnel and straight to the upstream)")
 	rounds := flag.Int("rounds", 6, "with -ab or -ab-scenario intercept-vs-tunnel: alternating rounds")
+	flag.StringVar(&logLevel, "log-level", "warn", "tollgate's log.level: warn (the default here) leaves out the per-request log line; info, the product default, writes one per request to this harness's stderr")
 	pin := flag.Bool("pin", false, "pin tollgate to CPU 1 and this harness (clients and upstream) to CPU 0 with GOMAXPROCS=1, for direct and tunnel alike: the proxy gets a core of its own, as it would in production")
 	flag.Parse()
 	if *intercept && *https {
@@ -80,6 +81,9 @@ func main() {
 
 // wrapCmd prefixes the tollgate command line (taskset with -pin).
 var wrapCmd []string
+
+// logLevel is the log.level of the tollgate instances (-log-level).
+var logLevel = "warn"
 
 type result struct {
 	name     string
@@ -169,7 +173,7 @@ func run(bin string, dur time.Duration, workers int, extra string) error {
 // the clients send.
 func startTunnelMode(bin, dnsAddr string, port int, extra string) (*tgbench.Instance, func(), error) {
 	return startInstance(bin, "tunnel", func(string) (string, error) {
-		return tgbench.Egress{DNS: dnsAddr, Port: port, LogLevel: "warn", Extra: extra}.Config(), nil
+		return tgbench.Egress{DNS: dnsAddr, Port: port, LogLevel: logLevel, Extra: extra}.Config(), nil
 	})
 }
 
