@@ -299,6 +299,41 @@ func TestInterceptSigning(t *testing.T) {
 		}
 	})
 
+	t.Run("the intercept CONNECT 200 carries Tollgate-Request-Id", func(t *testing.T) {
+		res := in.connect(t, "hook.test:443", "acme", key.Key)
+		if res.status != 200 {
+			t.Fatalf("CONNECT: %d %s", res.status, res.body)
+		}
+		id := res.header.Get("Tollgate-Request-Id")
+		if !strings.HasPrefix(id, "req_") || len(res.header.Values("Tollgate-Request-Id")) != 1 {
+			t.Fatalf("Tollgate-Request-Id %q in %v", id, res.header)
+		}
+		// The tunnel still speaks TLS with the intercept CA after the head.
+		tc := tls.Client(res.conn, &tls.Config{ServerName: "hook.test", RootCAs: roots})
+		if err := tc.Handshake(); err != nil {
+			t.Fatalf("TLS through the intercepted tunnel: %v", err)
+		}
+		tc.Close()
+		// ...and names the CONNECT's audit event (evt_X for req_X). Proxy
+		// events are batched: wait for the flush.
+		want := "evt_" + strings.TrimPrefix(id, "req_")
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			events, st := in.auditAll(t, in.adminToken, "tenant=acme")
+			found := false
+			for _, e := range events {
+				found = found || e.ID == want
+			}
+			if found {
+				break
+			}
+			if st != 200 || time.Now().After(deadline) {
+				t.Fatalf("no audit event %s (status %d, %d events)", want, st, len(events))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+
 	t.Run("a receiver that closed an idle connection gets the next delivery once", func(t *testing.T) {
 		// A receiver with a short idle timeout closes the pooled upstream
 		// connection between deliveries; a POST must neither fail nor

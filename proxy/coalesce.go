@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"net"
 	"net/http"
 	"sync"
@@ -31,9 +32,24 @@ type coalescingConn struct {
 	holding atomic.Bool // hold was called and release has not run yet
 	mu      sync.Mutex  // guards buf and the writes that drain it
 	buf     []byte
+
+	// replyHeader is added to the first write when that write is the
+	// head goproxy sends to accept an intercepted CONNECT ("HTTP/1.1 200
+	// OK" and an empty line, with no way to add a header): it carries
+	// Tollgate-Request-Id there, as the tunnel-mode 200 does.
+	replyHeader string
+	replied     atomic.Bool
 }
 
 func (c *coalescingConn) Write(p []byte) (int, error) {
+	if c.replyHeader != "" && !c.replied.Load() && c.replied.CompareAndSwap(false, true) {
+		if head, ok := withReplyHeader(p, c.replyHeader); ok {
+			if _, err := c.Conn.Write(head); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+	}
 	if !c.holding.Load() {
 		return c.Conn.Write(p)
 	}
@@ -61,6 +77,19 @@ func (c *coalescingConn) Read(p []byte) (int, error) {
 func (c *coalescingConn) Close() error {
 	_ = c.release()
 	return c.Conn.Close()
+}
+
+// withReplyHeader inserts header lines into a bodiless 200 response head.
+func withReplyHeader(p []byte, header string) ([]byte, bool) {
+	const end = "\r\n\r\n"
+	if !bytes.HasPrefix(p, []byte("HTTP/1.")) || !bytes.HasSuffix(p, []byte(end)) ||
+		bytes.Count(p, []byte("\r\n")) != 2 || !bytes.Contains(p[:bytes.IndexByte(p, '\r')], []byte(" 200 ")) {
+		return nil, false
+	}
+	head := make([]byte, 0, len(p)+len(header))
+	head = append(head, p[:len(p)-2]...)
+	head = append(head, header...)
+	return append(head, "\r\n"...), true
 }
 
 // hold starts collecting writes.

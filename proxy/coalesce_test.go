@@ -80,6 +80,44 @@ func TestCoalescingConn(t *testing.T) {
 	}
 }
 
+// TestCoalescingConnReplyHeader: the head goproxy writes to accept an
+// intercepted CONNECT gets the reply header; nothing else is touched.
+func TestCoalescingConnReplyHeader(t *testing.T) {
+	const hdr = "Tollgate-Request-Id: req_1\r\n"
+	tests := []struct {
+		name   string
+		writes []string
+		want   []string
+	}{
+		{"CONNECT 200 gets the header", []string{"HTTP/1.1 200 OK\r\n\r\n", "tls"},
+			[]string{"HTTP/1.1 200 OK\r\n" + hdr + "\r\n", "tls"}},
+		{"HTTP/1.0 too", []string{"HTTP/1.0 200 OK\r\n\r\n"},
+			[]string{"HTTP/1.0 200 OK\r\n" + hdr + "\r\n"}},
+		{"only the first write", []string{"x", "HTTP/1.1 200 OK\r\n\r\n"},
+			[]string{"x", "HTTP/1.1 200 OK\r\n\r\n"}},
+		{"not a 200", []string{"HTTP/1.1 502 Bad Gateway\r\n\r\n"},
+			[]string{"HTTP/1.1 502 Bad Gateway\r\n\r\n"}},
+		{"a head with headers of its own", []string{"HTTP/1.1 200 OK\r\nA: b\r\n\r\n"},
+			[]string{"HTTP/1.1 200 OK\r\nA: b\r\n\r\n"}},
+		{"a status line alone", []string{"HTTP/1.1 200 OK\r\n"},
+			[]string{"HTTP/1.1 200 OK\r\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			log := &writeLog{}
+			c := &coalescingConn{Conn: log, replyHeader: hdr}
+			for _, w := range tt.writes {
+				if n, err := c.Write([]byte(w)); n != len(w) || err != nil {
+					t.Fatalf("Write(%q) = %d, %v", w, n, err)
+				}
+			}
+			if fmt.Sprint(log.writes) != fmt.Sprint(tt.want) {
+				t.Fatalf("writes %q, want %q", log.writes, tt.want)
+			}
+		})
+	}
+}
+
 // abbreviate keeps failure messages short when a write is large.
 func abbreviate(ws []string) []string {
 	out := make([]string, len(ws))

@@ -73,7 +73,7 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		ex.status = http.StatusOK
 		ex.decision = tollgate.Allowed
 		p.finish(ctx, ex)
-		st := &connectState{ex: ex, v: v, conn: &coalescingConn{}}
+		st := &connectState{ex: ex, v: v, conn: &coalescingConn{replyHeader: "Tollgate-Request-Id: " + ex.id + "\r\n"}}
 		p.gp.ServeHTTP(&coalescingHijacker{ResponseWriter: w, conn: st.conn}, r.WithContext(context.WithValue(ctx, connectStateKey{}, st)))
 		return
 	}
