@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,6 +16,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"os/exec"
@@ -373,6 +375,51 @@ func TestInterceptSigning(t *testing.T) {
 		}
 		if c := conns.Load(); c != 2 {
 			t.Fatalf("receiver connections = %d, want 2 (a new one after its idle close)", c)
+		}
+	})
+
+	t.Run("a receiver's Connection: close ends only the upstream hop", func(t *testing.T) {
+		// The worker keeps its connection to the proxy; the proxy meets
+		// the receiver again with a resumed TLS session.
+		ip := upstreamIP()
+		var resumed []bool
+		var mu sync.Mutex
+		closing := startReceiver(t, ip, ca.leaf(t, "close.test"), func(s *http.Server) {
+			inner := s.Handler
+			s.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				resumed = append(resumed, r.TLS != nil && r.TLS.DidResume)
+				mu.Unlock()
+				w.Header().Set("Connection", "close")
+				inner.ServeHTTP(w, r)
+			})
+		})
+		d.Set("close.test", "close.test. 60 IN A "+ip)
+		var reused []bool
+		for n := range 3 {
+			trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) { reused = append(reused, ci.Reused) }}
+			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
+				"POST", "https://close.test/hooks/close", strings.NewReader(fmt.Sprintf(`{"n":%d}`, n)))
+			resp, err := worker.Do(req)
+			if err != nil {
+				t.Fatalf("delivery %d: %v", n, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("Tollgate-Reason") != "" || resp.Close {
+				t.Fatalf("delivery %d: %d %s (Tollgate-Reason %q, close %v)", n, resp.StatusCode, b, resp.Header.Get("Tollgate-Reason"), resp.Close)
+			}
+		}
+		if got := closing.count(); got != 3 {
+			t.Fatalf("the receiver got %d deliveries, want 3", got)
+		}
+		if fmt.Sprint(reused) != "[false true true]" {
+			t.Errorf("worker connection reused per request: %v, want [false true true]", reused)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if fmt.Sprint(resumed) != "[false true true]" {
+			t.Errorf("receiver saw resumed TLS sessions %v, want [false true true]", resumed)
 		}
 	})
 

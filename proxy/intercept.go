@@ -62,6 +62,10 @@ func (p *Proxy) handleIntercepted(req *http.Request, gctx *goproxy.ProxyCtx) (*h
 	ex.status = resp.StatusCode
 	ex.decision = tollgate.Allowed
 	removeHopHeaders(resp.Header)
+	// A receiver's Connection: close ends the proxy's connection to it,
+	// which the pool has already dropped; the worker's connection to the
+	// proxy is another hop and stays open unless the worker asked.
+	resp.Close = false
 	resp.Body = &reportingBody{ReadCloser: resp.Body, done: func(n int64) {
 		// The body has been written: send the response now rather than
 		// when goproxy next reads from the worker.

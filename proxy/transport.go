@@ -65,6 +65,10 @@ func (c *transportCache) get(tenant string, out outbound) *upstream.Pool {
 			ServerName: v.target.Host,
 			RootCAs:    p.opts.UpstreamRoots, // nil means the system roots
 			MinVersion: tls.VersionTLS12,
+			// Receivers that close connections between deliveries are
+			// met again with a resumed session. The cache belongs to
+			// this pool, so one tenant's sessions never serve another.
+			ClientSessionCache: tls.NewLRUClientSessionCache(8),
 		}
 		if v.target.IsIP() {
 			// An IP literal has no name to send as SNI; certificates must carry the IP.

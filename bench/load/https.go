@@ -104,6 +104,9 @@ func startHTTPSUpstream() (*httpsUpstream, error) {
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
+			if upstreamClose {
+				w.Header().Set("Connection", "close")
+			}
 			_, _ = io.WriteString(w, body)
 		}),
 		ConnState: func(_ net.Conn, st http.ConnState) {

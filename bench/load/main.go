@@ -47,6 +47,7 @@ func main() {
 	ab := flag.String("ab", "", "second tollgate binary: measure -ab-scenario through -bin (A) and this one (B) in alternating rounds and report the A/B throughput ratio (scripts/bench-audit-ab)")
 	abScenario := flag.String("ab-scenario", "tunnel", "alternating rounds: tunnel, https-tunnel or intercept (with -ab: the same scenario through -bin and -ab; -ab may be bench/nullproxy, a do-nothing CONNECT proxy), or, with no -ab, intercept-vs-tunnel (HTTPS keep-alive through an intercept-mode and a tunnel-mode tenant of -bin), tunnel-vs-direct or https-tunnel-vs-direct (a new connection per request through -bin's CONNECT tunnel and straight to the upstream)")
 	rounds := flag.Int("rounds", 6, "with -ab or -ab-scenario intercept-vs-tunnel: alternating rounds")
+	flag.BoolVar(&upstreamClose, "upstream-close", false, "the HTTPS upstream answers every request with Connection: close, as some receivers do: each delivery needs a new upstream connection (compare intercept binaries with -ab-scenario intercept)")
 	flag.StringVar(&logLevel, "log-level", "warn", "tollgate's log.level: warn (the default here) leaves out the per-request log line; info, the product default, writes one per request to this harness's stderr")
 	pin := flag.Bool("pin", false, "pin tollgate to CPU 1 and this harness (clients and upstream) to CPU 0 with GOMAXPROCS=1, for direct and tunnel alike: the proxy gets a core of its own, as it would in production")
 	flag.Parse()
@@ -84,6 +85,10 @@ var wrapCmd []string
 
 // logLevel is the log.level of the tollgate instances (-log-level).
 var logLevel = "warn"
+
+// upstreamClose makes the HTTPS upstream close every connection after one
+// response (-upstream-close).
+var upstreamClose bool
 
 type result struct {
 	name     string
