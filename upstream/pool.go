@@ -44,6 +44,10 @@ type Options struct {
 	IdleTimeout time.Duration
 	// MaxIdle bounds the idle connections kept; default 64.
 	MaxIdle int
+	// MaxHeaderBytes bounds a response head, 1xx heads included; default
+	// 1 MiB. Without it a receiver could grow the proxy's memory with an
+	// endless header.
+	MaxHeaderBytes int64
 }
 
 // ErrRequest marks a failure after the connection was made: the request
@@ -70,9 +74,35 @@ type conn struct {
 	nc     net.Conn
 	br     *bufio.Reader
 	bw     *bufio.Writer
+	r      limitReader
 	w      writeRecorder
 	idleAt time.Time
 }
+
+// limitReader is what the connection's bufio.Reader reads through: while a
+// response head is read, at most left bytes come off the connection.
+type limitReader struct {
+	nc      net.Conn
+	left    int64
+	limited bool
+}
+
+func (r *limitReader) Read(p []byte) (int, error) {
+	if !r.limited {
+		return r.nc.Read(p)
+	}
+	if r.left <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err := r.nc.Read(p)
+	r.left -= int64(n)
+	return n, err
+}
+
+var errHeaderTooLarge = errors.New("response head exceeds the size limit")
 
 // writeRecorder keeps the connection's write error: (*http.Request).Write
 // reports a failed body write as an opaque error that hides it (net/http
@@ -97,6 +127,9 @@ func New(opts Options) *Pool {
 	}
 	if opts.MaxIdle <= 0 {
 		opts.MaxIdle = 64
+	}
+	if opts.MaxHeaderBytes <= 0 {
+		opts.MaxHeaderBytes = 1 << 20
 	}
 	return &Pool{opts: opts}
 }
@@ -174,6 +207,7 @@ func (p *Pool) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 		timedOut := errors.As(err, &ne) && ne.Timeout()
 		return fail(!timedOut, fmt.Errorf("%w: write request: %w", ErrRequest, err))
 	}
+	c.r.limited, c.r.left = true, p.opts.MaxHeaderBytes
 	if _, err := c.br.Peek(1); err != nil {
 		return fail(replayable(req), fmt.Errorf("%w: read response: %w", ErrRequest, err))
 	}
@@ -196,6 +230,7 @@ func (p *Pool) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 			return fail(false, fmt.Errorf("%w: too many 1xx responses", ErrRequest))
 		}
 	}
+	c.r.limited = false
 	if p.opts.ResponseHeaderTimeout > 0 {
 		_ = c.nc.SetDeadline(time.Time{})
 	}
@@ -241,7 +276,8 @@ func (p *Pool) get(ctx context.Context, fresh bool) (*conn, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	c := &conn{nc: nc, br: bufio.NewReader(nc), w: writeRecorder{nc: nc}}
+	c := &conn{nc: nc, r: limitReader{nc: nc}, w: writeRecorder{nc: nc}}
+	c.br = bufio.NewReader(&c.r)
 	c.bw = bufio.NewWriter(&c.w)
 	return c, false, nil
 }

@@ -311,6 +311,36 @@ func TestInformationalResponses(t *testing.T) {
 	}
 }
 
+// A receiver cannot grow the proxy's memory with an endless response head.
+func TestMaxHeaderBytes(t *testing.T) {
+	s := newRawServer(t, func(_ int64, c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+		line := "X-Filler: " + strings.Repeat("a", 1000) + "\r\n"
+		for {
+			if _, err := io.WriteString(c, line); err != nil {
+				return
+			}
+		}
+	})
+	p, _ := s.pool(t, Options{MaxHeaderBytes: 64 << 10})
+	_, _, err := p.RoundTrip(newReq(t, "GET", ""))
+	if !errors.Is(err, errHeaderTooLarge) {
+		t.Fatalf("err = %v, want the header limit", err)
+	}
+	// A head under the limit, then a body larger than it, is fine.
+	s2 := newRawServer(t, keepAlive(strings.Repeat("b", 200<<10)))
+	p2, _ := s2.pool(t, Options{MaxHeaderBytes: 64 << 10})
+	if _, body := do(t, p2, newReq(t, "GET", "")); len(body) != 200<<10 {
+		t.Fatalf("body %d bytes", len(body))
+	}
+	if _, body := do(t, p2, newReq(t, "GET", "")); len(body) != 200<<10 {
+		t.Fatalf("second body %d bytes", len(body))
+	}
+}
+
 func TestResponseHeaderTimeout(t *testing.T) {
 	s := newRawServer(t, func(_ int64, c net.Conn, br *bufio.Reader) {
 		io.Copy(io.Discard, br) // reads, never answers
