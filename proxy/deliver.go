@@ -172,6 +172,9 @@ func roundTripDecision(target string, err error) tollgate.Decision {
 	if errors.As(err, &certErr) || errors.As(err, &unknown) || errors.As(err, &hostErr) {
 		return tollgate.Deny(tollgate.ReasonUpstreamError, fmt.Sprintf("the certificate of %s did not verify", target))
 	}
+	if errors.Is(err, upstream.ErrInvalidHeader) {
+		return tollgate.Deny(tollgate.ReasonInvalidRequest, "a request header is not a valid HTTP field")
+	}
 	if errors.Is(err, upstream.ErrRequest) {
 		var ne net.Error
 		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {

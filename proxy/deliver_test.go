@@ -30,6 +30,7 @@ func TestRoundTripDecision(t *testing.T) {
 		{"handshake failure", fmt.Errorf("tls handshake with h: %w", io.EOF), tollgate.ReasonUpstreamError, "connecting to hook.test:443 failed"},
 		{"no answer in time", fmt.Errorf("%w: read response: %w", upstream.ErrRequest, os.ErrDeadlineExceeded), tollgate.ReasonUpstreamTimeout, "hook.test:443 did not answer in time"},
 		{"context deadline", fmt.Errorf("%w: %w", upstream.ErrRequest, context.DeadlineExceeded), tollgate.ReasonUpstreamTimeout, "hook.test:443 did not answer in time"},
+		{"invalid header", fmt.Errorf("%w: field name %q", upstream.ErrInvalidHeader, "a b"), tollgate.ReasonInvalidRequest, "a request header is not a valid HTTP field"},
 		{"closed mid-request", fmt.Errorf("%w: read response: %w", upstream.ErrRequest, io.EOF), tollgate.ReasonUpstreamError, "the request to hook.test:443 failed"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

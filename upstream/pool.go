@@ -29,6 +29,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Options configure a Pool.
@@ -54,6 +56,11 @@ type Options struct {
 // could not be written or no usable response came back. A dial failure is
 // returned as Options.Dial returned it.
 var ErrRequest = errors.New("upstream request failed")
+
+// ErrInvalidHeader is returned, before anything is sent, for a request
+// header that is not a valid HTTP field: (*http.Request).Write would drop
+// or rewrite it silently, where Transport refuses the request.
+var ErrInvalidHeader = errors.New("invalid request header")
 
 // max1xx limits how many informational responses are skipped,
 // as Transport does, so a receiver cannot hold a request forever with them.
@@ -139,6 +146,17 @@ func New(opts Options) *Pool {
 // connection is reused only if the body was read to io.EOF first.
 // A request with a body must have GetBody set to be retried.
 func (p *Pool) RoundTrip(req *http.Request) (*http.Response, net.Addr, error) {
+	for k, vv := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return nil, nil, fmt.Errorf("%w: field name %q", ErrInvalidHeader, k)
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				// The value may be a secret: it stays out of the error.
+				return nil, nil, fmt.Errorf("%w: value of %q", ErrInvalidHeader, k)
+			}
+		}
+	}
 	ctx := req.Context()
 	fresh := false
 	for {

@@ -311,6 +311,30 @@ func TestInformationalResponses(t *testing.T) {
 	}
 }
 
+// Invalid header fields are refused before anything is sent, as Transport
+// refuses them, rather than dropped or rewritten by Request.Write.
+func TestInvalidHeaderRefused(t *testing.T) {
+	for _, tt := range []struct{ name, key, value string }{
+		{"name with a space", "Bad Name", "v"},
+		{"name with a colon", "a:b", "v"},
+		{"value with a newline", "X-A", "v\r\nInjected: 1"},
+		{"value with NUL", "X-A", "v\x00"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newRawServer(t, keepAlive("ok"))
+			p, dials := s.pool(t, Options{})
+			req := newReq(t, "POST", "{}")
+			req.Header[tt.key] = []string{tt.value}
+			if _, _, err := p.RoundTrip(req); !errors.Is(err, ErrInvalidHeader) {
+				t.Fatalf("err = %v, want ErrInvalidHeader", err)
+			}
+			if dials.Load() != 0 {
+				t.Errorf("dialled %d times for a refused request", dials.Load())
+			}
+		})
+	}
+}
+
 // A receiver cannot grow the proxy's memory with an endless response head.
 func TestMaxHeaderBytes(t *testing.T) {
 	s := newRawServer(t, func(_ int64, c net.Conn, br *bufio.Reader) {
