@@ -227,7 +227,11 @@ func (p *Pool) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 	}
 	c.r.limited, c.r.left = true, p.opts.MaxHeaderBytes
 	if _, err := c.br.Peek(1); err != nil {
-		return fail(replayable(req), fmt.Errorf("%w: read response: %w", ErrRequest, err))
+		// A receiver that closed the connection may be retried; one that
+		// let the header timeout pass would only make the caller wait twice.
+		var ne net.Error
+		timedOut := errors.As(err, &ne) && ne.Timeout()
+		return fail(replayable(req) && !timedOut, fmt.Errorf("%w: read response: %w", ErrRequest, err))
 	}
 	var resp *http.Response
 	for n := 0; ; n++ {
@@ -251,6 +255,11 @@ func (p *Pool) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 	c.r.limited = false
 	if p.opts.ResponseHeaderTimeout > 0 {
 		_ = c.nc.SetDeadline(time.Time{})
+		if stop != nil && ctx.Err() != nil {
+			// The cancellation's deadline may have been set just before
+			// this cleared it.
+			_ = c.nc.SetDeadline(time.Unix(1, 0))
+		}
 	}
 	b := &body{p: p, c: c, rc: resp.Body, stop: stop, reuse: !resp.Close && !req.Close}
 	if resp.Body == http.NoBody {

@@ -366,18 +366,30 @@ func TestMaxHeaderBytes(t *testing.T) {
 }
 
 func TestResponseHeaderTimeout(t *testing.T) {
-	s := newRawServer(t, func(_ int64, c net.Conn, br *bufio.Reader) {
+	s := newRawServer(t, func(n int64, c net.Conn, br *bufio.Reader) {
+		if n == 1 { // the first connection answers once, then goes silent
+			if req, err := http.ReadRequest(br); err == nil {
+				io.Copy(io.Discard, req.Body)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}
+		}
 		io.Copy(io.Discard, br) // reads, never answers
 	})
-	p, _ := s.pool(t, Options{ResponseHeaderTimeout: 100 * time.Millisecond})
+	p, dials := s.pool(t, Options{ResponseHeaderTimeout: 100 * time.Millisecond})
+	do(t, p, newReq(t, "GET", ""))
 	start := time.Now()
-	_, _, err := p.RoundTrip(newReq(t, "POST", "{}"))
+	// A GET on the reused connection times out and is not retried: the
+	// caller waits one timeout, not two.
+	_, _, err := p.RoundTrip(newReq(t, "GET", ""))
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("err = %v, want a timeout", err)
 	}
 	if el := time.Since(start); el > 2*time.Second {
 		t.Errorf("took %v", el)
+	}
+	if d := dials.Load(); d != 1 {
+		t.Errorf("dials = %d, want 1 (no retry after a timeout)", d)
 	}
 }
 
