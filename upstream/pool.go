@@ -13,10 +13,12 @@
 // (*http.Request).Write, so the bytes on the wire are the same; 1xx
 // responses other than 101 are skipped; a connection is reused only after a
 // complete body and when neither side asked to close; a request that failed
-// on a reused connection before any response byte arrived is retried once on
-// a new connection when it was never fully written or is replayable
-// (GET, HEAD, OPTIONS, TRACE, or an Idempotency-Key header); idle
-// connections are closed after IdleTimeout.
+// on a reused connection before any response byte arrived, other than by a
+// timeout, is retried once on a new connection when it was never fully
+// written or is replayable (GET, HEAD, OPTIONS, TRACE, or an
+// Idempotency-Key header); idle connections are closed after IdleTimeout;
+// response heads are bounded (MaxHeaderBytes) and invalid request header
+// fields refused.
 package upstream
 
 import (
