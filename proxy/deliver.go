@@ -176,8 +176,7 @@ func roundTripDecision(target string, err error) tollgate.Decision {
 		return tollgate.Deny(tollgate.ReasonInvalidRequest, "a request header is not a valid HTTP field")
 	}
 	if errors.Is(err, upstream.ErrRequest) {
-		var ne net.Error
-		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		if isTimeout(err) {
 			return tollgate.Deny(tollgate.ReasonUpstreamTimeout, fmt.Sprintf("%s did not answer in time", target))
 		}
 		return tollgate.Deny(tollgate.ReasonUpstreamError, fmt.Sprintf("the request to %s failed", target))

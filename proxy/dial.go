@@ -72,12 +72,17 @@ func (p *Proxy) dialVetted(ctx context.Context, v vetted, port uint16) (net.Conn
 // upstreamDecision classifies a connection failure as upstream_timeout or
 // upstream_error.
 func upstreamDecision(target string, err error) tollgate.Decision {
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	if isTimeout(err) {
 		return tollgate.Deny(tollgate.ReasonUpstreamTimeout, fmt.Sprintf("connecting to %s timed out", target))
 	}
 	if errors.Is(err, errSocketDenied) {
 		return tollgate.Deny(tollgate.ReasonForbiddenAddress, "the connected address failed the socket-level check")
 	}
 	return tollgate.Deny(tollgate.ReasonUpstreamError, fmt.Sprintf("connecting to %s failed", target))
+}
+
+// isTimeout reports a context deadline or a network timeout anywhere in err.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }

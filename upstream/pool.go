@@ -27,9 +27,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -88,18 +90,15 @@ type conn struct {
 	idleAt time.Time
 }
 
-// limitReader is what the connection's bufio.Reader reads through: while a
-// response head is read, at most left bytes come off the connection.
+// limitReader is what the connection's bufio.Reader reads through: at most
+// left bytes come off the connection. It is MaxHeaderBytes while a response
+// head is read and unbounded otherwise.
 type limitReader struct {
-	nc      net.Conn
-	left    int64
-	limited bool
+	nc   net.Conn
+	left int64
 }
 
 func (r *limitReader) Read(p []byte) (int, error) {
-	if !r.limited {
-		return r.nc.Read(p)
-	}
 	if r.left <= 0 {
 		return 0, errHeaderTooLarge
 	}
@@ -223,17 +222,13 @@ func (p *Pool) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 		// An incomplete request cannot have been acted on, so another
 		// connection may carry it, unless this one timed out: then the
 		// receiver is slow, not gone.
-		var ne net.Error
-		timedOut := errors.As(err, &ne) && ne.Timeout()
-		return fail(!timedOut, fmt.Errorf("%w: write request: %w", ErrRequest, err))
+		return fail(!timeout(err), fmt.Errorf("%w: write request: %w", ErrRequest, err))
 	}
-	c.r.limited, c.r.left = true, p.opts.MaxHeaderBytes
+	c.r.left = p.opts.MaxHeaderBytes
 	if _, err := c.br.Peek(1); err != nil {
 		// A receiver that closed the connection may be retried; one that
 		// let the header timeout pass would only make the caller wait twice.
-		var ne net.Error
-		timedOut := errors.As(err, &ne) && ne.Timeout()
-		return fail(replayable(req) && !timedOut, fmt.Errorf("%w: read response: %w", ErrRequest, err))
+		return fail(replayable(req) && !timeout(err), fmt.Errorf("%w: read response: %w", ErrRequest, err))
 	}
 	var resp *http.Response
 	for n := 0; ; n++ {
@@ -254,7 +249,7 @@ func (p *Pool) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 			return fail(false, fmt.Errorf("%w: too many 1xx responses", ErrRequest))
 		}
 	}
-	c.r.limited = false
+	c.r.left = math.MaxInt64
 	if p.opts.ResponseHeaderTimeout > 0 {
 		_ = c.nc.SetDeadline(time.Time{})
 		if stop != nil && ctx.Err() != nil {
@@ -270,6 +265,11 @@ func (p *Pool) exchange(ctx context.Context, c *conn, req *http.Request) (*http.
 	}
 	resp.Body = b
 	return resp, false, nil
+}
+
+func timeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // replayable follows net/http's rule for requests that may be sent again
@@ -305,7 +305,7 @@ func (p *Pool) get(ctx context.Context, fresh bool) (*conn, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	c := &conn{nc: nc, r: limitReader{nc: nc}, w: writeRecorder{nc: nc}}
+	c := &conn{nc: nc, r: limitReader{nc: nc, left: math.MaxInt64}, w: writeRecorder{nc: nc}}
 	c.br = bufio.NewReader(&c.r)
 	c.bw = bufio.NewWriter(&c.w)
 	return c, false, nil
@@ -387,9 +387,7 @@ type body struct {
 	rc    io.ReadCloser
 	stop  func() bool
 	reuse bool
-
-	mu   sync.Mutex
-	done bool
+	done  atomic.Bool
 }
 
 func (b *body) Read(buf []byte) (int, error) {
@@ -408,13 +406,9 @@ func (b *body) Close() error {
 }
 
 func (b *body) finish(eof bool) {
-	b.mu.Lock()
-	if b.done {
-		b.mu.Unlock()
+	if !b.done.CompareAndSwap(false, true) {
 		return
 	}
-	b.done = true
-	b.mu.Unlock()
 	reuse := eof && b.reuse && b.c.br.Buffered() == 0
 	if b.stop != nil && !b.stop() {
 		reuse = false // the context's deadline is on the connection

@@ -23,7 +23,7 @@ type rawServer struct {
 	accepted atomic.Int64
 }
 
-func newRawServer(t *testing.T, serve func(n int64, c net.Conn, br *bufio.Reader)) *rawServer {
+func newRawServer(t testing.TB, serve func(n int64, c net.Conn, br *bufio.Reader)) *rawServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -68,7 +68,7 @@ func keepAlive(body string) func(int64, net.Conn, *bufio.Reader) {
 	}
 }
 
-func (s *rawServer) pool(t *testing.T, o Options) (*Pool, *atomic.Int64) {
+func (s *rawServer) pool(t testing.TB, o Options) (*Pool, *atomic.Int64) {
 	t.Helper()
 	var dials atomic.Int64
 	addr := s.ln.Addr().String()
@@ -612,34 +612,8 @@ func TestConcurrentRoundTrips(t *testing.T) {
 // keep-alive POST to an in-process loopback receiver (whose cost is in both
 // figures): go test -bench RoundTrip -benchmem ./upstream
 func BenchmarkRoundTrip(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	addr := ln.Addr().String()
+	s := newRawServer(b, keepAlive("ok"))
+	addr := s.ln.Addr().String()
 	body := bytes.Repeat([]byte("x"), 1024)
 	mk := func() *http.Request {
 		req, _ := http.NewRequest("POST", "http://"+addr+"/hook", bytes.NewReader(body))
@@ -658,11 +632,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 		}
 	}
 	b.Run("pool", func(b *testing.B) {
-		p := New(Options{Dial: func(ctx context.Context) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "tcp", addr)
-		}})
-		defer p.Close()
+		p, _ := s.pool(b, Options{})
 		run(b, func(r *http.Request) (*http.Response, error) {
 			resp, _, err := p.RoundTrip(r)
 			return resp, err
