@@ -213,9 +213,9 @@ func TestInterceptSigning(t *testing.T) {
 	proxyURL, _ := url.Parse("http://acme:" + key.Key + "@" + in.proxyAddr)
 	worker := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL), TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 10 * time.Second}
 
-	send := func(t *testing.T, body string, extra map[string]string) {
+	sendTo := func(t *testing.T, url, body string, extra map[string]string) {
 		t.Helper()
-		req, _ := http.NewRequest("POST", "https://hook.test/hooks/in", strings.NewReader(body))
+		req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		for k, v := range extra {
 			req.Header.Set(k, v)
@@ -229,6 +229,10 @@ func TestInterceptSigning(t *testing.T) {
 		if resp.StatusCode != 200 || resp.Header.Get("Tollgate-Reason") != "" {
 			t.Fatalf("delivery: %d %s (Tollgate-Reason %q)", resp.StatusCode, b, resp.Header.Get("Tollgate-Reason"))
 		}
+	}
+	send := func(t *testing.T, body string, extra map[string]string) {
+		t.Helper()
+		sendTo(t, "https://hook.test/hooks/in", body, extra)
 	}
 
 	keys := in.signingKeys(t, "acme")
@@ -352,16 +356,7 @@ func TestInterceptSigning(t *testing.T) {
 		})
 		d.Set("idle.test", "idle.test. 60 IN A "+ip)
 		post := func(n int) {
-			req, _ := http.NewRequest("POST", "https://idle.test/hooks/idle", strings.NewReader(fmt.Sprintf(`{"n":%d}`, n)))
-			resp, err := worker.Do(req)
-			if err != nil {
-				t.Fatalf("delivery %d: %v", n, err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || resp.Header.Get("Tollgate-Reason") != "" {
-				t.Fatalf("delivery %d: %d %s (Tollgate-Reason %q)", n, resp.StatusCode, b, resp.Header.Get("Tollgate-Reason"))
-			}
+			sendTo(t, "https://idle.test/hooks/idle", fmt.Sprintf(`{"n":%d}`, n), nil)
 		}
 		post(1)
 		post(2) // reuses the pooled connection
